@@ -1,0 +1,3 @@
+from riskhints.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,238 @@
+"""The engine's entry points: source text in, sorted findings out.
+
+Pure and deterministic: the same text, path and options give the same findings in the same
+order. Nothing here raises for bad input: undecodable bytes, syntax errors, pathological
+nesting and even a bug in one rule become findings (or are confined to that rule), so a caller
+— the CLI walking ten thousand files, or the server on every keystroke — never crashes.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import tokenize
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from .facts import ModuleFacts, build_module_facts
+from .finding import Finding, Severity, Span
+from .parse import ParseResult, parse_module
+from .rules import all_rules, get_rule
+from .rules.meta import BAD_SUPPRESSION, NOT_ANALYSED, SYNTAX_ERROR
+from .rules.registry import RuleContext
+from .summaries import Program
+from .suppressions import is_valid_rule_id, parse_suppressions, statement_heads
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    select: tuple[str, ...] = ()  # rule ids or prefixes ("RH2"); empty: every rule
+    ignore: tuple[str, ...] = ()
+    severity: Mapping[str, Severity] = field(default_factory=dict)
+    extra_blocking_calls: frozenset[str] = frozenset()
+
+    def enabled(self, rule_id: str) -> bool:
+        if self.select and not any(rule_id.startswith(p) for p in self.select):
+            return False
+        return not any(rule_id.startswith(p) for p in self.ignore)
+
+    def fingerprint(self) -> str:
+        """What the cache must key on besides the text (the options that change findings)."""
+        return repr(
+            (
+                sorted(self.select),
+                sorted(self.ignore),
+                sorted((k, v.label) for k, v in self.severity.items()),
+                sorted(self.extra_blocking_calls),
+            )
+        )
+
+
+def module_name_for(path: str) -> str:
+    """``src/app/api/routes.py`` -> ``app.api.routes``; ``pkg/__init__.py`` -> ``pkg``."""
+    parts = list(PurePosixPath(path.replace("\\", "/")).with_suffix("").parts)
+    parts = [p for p in parts if p not in ("", ".", "..", "/")]
+    if parts and parts[0] == "src":
+        parts = parts[1:]
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    cleaned = [p.replace("-", "_").replace(".", "_") for p in parts]
+    return ".".join(cleaned) or "__main__"
+
+
+def decode_source(data: bytes) -> str:
+    """Decode per PEP 263 (BOM, coding cookie, else UTF-8). Raises ``ValueError`` with a clear
+    message for binary or undecodable data."""
+    if b"\x00" in data[:8192]:
+        raise ValueError("looks like a binary file (contains NUL bytes)")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:
+        raise ValueError(f"bad encoding declaration: {error.msg}") from None
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as error:
+        raise ValueError(f"not valid {encoding} text ({error})") from None
+    return text.removeprefix("\ufeff")
+
+
+@dataclass
+class ParsedModule:
+    """A module parsed and turned into facts, ready to join a :class:`Program`."""
+
+    path: str
+    text: str
+    parse: ParseResult
+    facts: ModuleFacts | None
+    problem: Finding | None
+
+
+def parse_source(text: str, path: str, module: str | None = None) -> ParsedModule:
+    module = module or module_name_for(path)
+    result = parse_module(text, path)
+    problem: Finding | None = None
+    if result.problem is not None:
+        rule_id = SYNTAX_ERROR if result.problem.kind == "syntax" else NOT_ANALYSED
+        span = Span(result.problem.line, result.problem.column, result.problem.line,
+                    result.problem.column)
+        note = ""
+        if result.set_aside:
+            ranges = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in result.set_aside)
+            note = f" (lines {ranges} not analysed until it parses)"
+        problem = Finding(
+            rule=rule_id,
+            severity=_default_severity(rule_id),
+            path=path,
+            span=span,
+            message=f"{result.problem.message}{note}",
+        )
+    facts: ModuleFacts | None = None
+    if result.tree is not None:
+        try:
+            facts = build_module_facts(result.tree, text, module, path)
+        except RecursionError:
+            problem = _not_analysed(path, "nested too deeply to analyse")
+    return ParsedModule(path, text, result, facts, problem)
+
+
+def analyze_source(
+    text: str,
+    path: str,
+    options: AnalysisOptions | None = None,
+    module: str | None = None,
+) -> list[Finding]:
+    """Findings for one module analysed on its own."""
+    parsed = parse_source(text, path, module)
+    return analyze_parsed([parsed], options or AnalysisOptions())[path]
+
+
+def analyze_bytes(data: bytes, path: str, options: AnalysisOptions | None = None) -> list[Finding]:
+    try:
+        text = decode_source(data)
+    except ValueError as error:
+        return [_not_analysed(path, f"not analysed: {error}")]
+    return analyze_source(text, path, options)
+
+
+def analyze_parsed(
+    modules: Iterable[ParsedModule], options: AnalysisOptions
+) -> dict[str, list[Finding]]:
+    """Findings for each module, with calls followed across all of them."""
+    modules = list(modules)
+    program = Program(
+        [m.facts for m in modules if m.facts is not None], options.extra_blocking_calls
+    )
+    results: dict[str, list[Finding]] = {}
+    for parsed in modules:
+        findings: list[Finding] = [parsed.problem] if parsed.problem else []
+        if parsed.facts is not None:
+            findings.extend(_run_rules(parsed.facts, program, options))
+        results[parsed.path] = finalize(findings, parsed, options)
+    return results
+
+
+def _run_rules(facts: ModuleFacts, program: Program, options: AnalysisOptions) -> list[Finding]:
+    ctx = RuleContext(facts, program)
+    findings: list[Finding] = []
+    for spec in all_rules():
+        if not options.enabled(spec.id):
+            continue
+        try:
+            findings.extend(spec.check(ctx))
+        except RecursionError:
+            findings.append(_not_analysed(facts.path, f"{spec.id} stopped: nested too deeply"))
+        except Exception:  # a bug in one rule must not hide the others' findings
+            log.exception("rule %s failed on %s", spec.id, facts.path)
+            findings.append(
+                _not_analysed(facts.path, f"internal error in rule {spec.id} (see the log)")
+            )
+    return findings
+
+
+def finalize(
+    findings: list[Finding], parsed: ParsedModule, options: AnalysisOptions
+) -> list[Finding]:
+    """Suppressions, unknown ids in them, severity overrides, selection, order, dedup."""
+    suppressions = parse_suppressions(parsed.text)
+    out: list[Finding] = []
+    if suppressions:
+        tree = parsed.parse.tree
+        heads = statement_heads(tree)
+        by_line = {s.line: s for s in suppressions if not s.whole_file}
+        whole = [s for s in suppressions if s.whole_file]
+        for sup in suppressions:
+            for rule_id in sorted(sup.rules or ()):
+                if not is_valid_rule_id(rule_id) or get_rule(rule_id) is None:
+                    findings.append(
+                        Finding(
+                            rule=BAD_SUPPRESSION,
+                            severity=_default_severity(BAD_SUPPRESSION),
+                            path=parsed.path,
+                            span=Span(sup.line, sup.column, sup.line, sup.column),
+                            message=f"unknown rule id `{rule_id}` in suppression comment",
+                        )
+                    )
+        kept: list[Finding] = []
+        for finding in findings:
+            if finding.rule == BAD_SUPPRESSION:
+                kept.append(finding)
+                continue
+            line = finding.span.line
+            candidates = [by_line.get(line), by_line.get(heads.get(line, line))] + whole
+            if any(s is not None and (s.rules is None or finding.rule in s.rules)
+                   for s in candidates):
+                continue
+            kept.append(finding)
+        findings = kept
+    seen: set[tuple[str, int, int, str, str]] = set()
+    for finding in findings:
+        if not options.enabled(finding.rule):
+            continue
+        override = options.severity.get(finding.rule)
+        if override is not None:
+            finding = finding.with_severity(override)
+        key = finding.sort_key()
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(finding)
+    out.sort(key=Finding.sort_key)
+    return out
+
+
+def _default_severity(rule_id: str) -> Severity:
+    spec = get_rule(rule_id)
+    return spec.severity if spec else Severity.WARNING
+
+
+def _not_analysed(path: str, message: str) -> Finding:
+    return Finding(
+        rule=NOT_ANALYSED,
+        severity=_default_severity(NOT_ANALYSED),
+        path=path,
+        span=Span(1, 0, 1, 0),
+        message=message,
+    )

@@ -1,0 +1,981 @@
+"""One pass over a module: functions, async-ness, calls (with resolved names), lock operations,
+awaits and the locks held at each of them.
+
+Invariants:
+- Pure: takes an ``ast.Module`` and its text, reads nothing else, imports nothing of the user's.
+- Every qualified name is module-qualified (``app.cache.Cache.refresh``), so that a workspace
+  index can join facts of many modules on the same names.
+- Module-level code (and class bodies) is collected as a pseudo-function ``<module>``.
+- Statements are visited recursively (their depth is bounded by the parser's own indentation
+  limit); expressions are walked iteratively, so deeply nested expressions cannot overflow the
+  stack here.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .finding import Span
+from .knowledge.primitives import (
+    KNOWN_CLASSES,
+    PRIMITIVES,
+    RETURN_TYPES,
+    Primitive,
+    canonical_type,
+    primitive,
+)
+from .positions import Positions
+
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+Usage = Literal[
+    "discarded", "awaited", "assigned", "condition", "argument", "returned", "other"
+]
+LockForm = Literal["with", "async with", "acquire"]
+
+_BUILTIN_NAMES = frozenset(dir(builtins))
+_MODULE_SCOPE = "<module>"
+
+
+@dataclass(frozen=True)
+class LockRef:
+    """A lock-like object, identified by where it lives rather than by the expression."""
+
+    key: str  # "app.cache._lock", "app.cache.Cache._lock", "app.cache.f.<locals>.lock"
+    display: str  # as written at the first place we saw it: "self._lock"
+    type: str
+    primitive: Primitive
+
+
+@dataclass(frozen=True)
+class Held:
+    lock: LockRef
+    span: Span
+    form: LockForm
+
+
+@dataclass
+class CallSite:
+    node: ast.Call
+    span: Span
+    callee: str | None
+    text: str
+    held: tuple[Held, ...]
+    usage: Usage
+    in_loop: bool  # inside a ``while`` loop of the same function
+    receiver_type: str | None
+    stmt: ast.stmt
+    parent: ast.AST | None
+
+    @property
+    def awaited(self) -> bool:
+        return self.usage == "awaited"
+
+
+@dataclass
+class AwaitSite:
+    node: ast.AST  # ast.Await, or the ``async for``/``async with`` statement
+    span: Span
+    held: tuple[Held, ...]
+
+
+@dataclass
+class LockOp:
+    lock: LockRef
+    span: Span
+    form: LockForm
+    held_before: tuple[Held, ...]
+    node: ast.AST
+    released_on_all_paths: bool
+    stmt: ast.stmt
+
+
+@dataclass
+class FunctionFacts:
+    qualname: str
+    name: str
+    node: FunctionNode | ast.Module
+    is_async: bool
+    class_qualname: str | None
+    parent: str | None
+    scope: Scope
+    # Qualified names of decorators (their source text when unresolved).
+    decorators: list[str] = field(default_factory=list)
+    calls: list[CallSite] = field(default_factory=list)
+    awaits: list[AwaitSite] = field(default_factory=list)
+    lock_ops: list[LockOp] = field(default_factory=list)
+
+    @property
+    def is_module_scope(self) -> bool:
+        return self.name == _MODULE_SCOPE
+
+    @property
+    def display(self) -> str:
+        """The name a user recognises: ``Cache.refresh`` rather than ``app.cache.Cache.refresh``."""
+        return self.scope.module_facts.short(self.qualname)
+
+
+@dataclass
+class ClassFacts:
+    qualname: str
+    name: str
+    node: ast.ClassDef
+    bases: list[str]
+    attr_types: dict[str, str] = field(default_factory=dict)
+    methods: dict[str, str] = field(default_factory=dict)
+    # Attributes assigned through ``self.x = ...``: one object per instance.
+    instance_attrs: set[str] = field(default_factory=set)
+
+
+@dataclass
+class ModuleFacts:
+    module: str
+    path: str
+    tree: ast.Module
+    positions: Positions
+    imports: dict[str, str] = field(default_factory=dict)
+    global_types: dict[str, str] = field(default_factory=dict)
+    global_names: set[str] = field(default_factory=set)
+    top_level_defs: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, FunctionFacts] = field(default_factory=dict)
+    classes: dict[str, ClassFacts] = field(default_factory=dict)
+    # Storage keys of semaphores created with a count of one: they deadlock like a plain lock.
+    binary_semaphores: set[str] = field(default_factory=set)
+
+    def short(self, qualname: str) -> str:
+        prefix = self.module + "."
+        return qualname[len(prefix) :] if qualname.startswith(prefix) else qualname
+
+    def imports_module(self, *prefixes: str) -> bool:
+        return any(
+            target == p or target.startswith(p + ".")
+            for target in self.imports.values()
+            for p in prefixes
+        )
+
+    def class_attr_type(self, class_qualname: str, attr: str) -> str | None:
+        seen: set[str] = set()
+        pending = [class_qualname]
+        while pending:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            cls = self.classes.get(current)
+            if cls is None:
+                continue
+            if attr in cls.attr_types:
+                return cls.attr_types[attr]
+            pending.extend(cls.bases)
+        return None
+
+    def method(self, class_qualname: str, name: str) -> str | None:
+        seen: set[str] = set()
+        pending = [class_qualname]
+        while pending:
+            current = pending.pop(0)
+            if current in seen:
+                continue
+            seen.add(current)
+            cls = self.classes.get(current)
+            if cls is None:
+                continue
+            if name in cls.methods:
+                return cls.methods[name]
+            pending.extend(cls.bases)
+        return None
+
+    def iter_functions(self) -> Iterator[FunctionFacts]:
+        return iter(self.functions.values())
+
+
+class Scope:
+    """Name resolution inside one function (or the module body)."""
+
+    def __init__(
+        self,
+        module_facts: ModuleFacts,
+        qualname: str,
+        class_qualname: str | None,
+        self_name: str | None,
+        parent: Scope | None = None,
+    ) -> None:
+        self.module_facts = module_facts
+        self.qualname = qualname
+        self.class_qualname = class_qualname
+        self.self_name = self_name
+        self.parent = parent
+        self.local_types: dict[str, str] = {}
+        self.local_functions: dict[str, str] = {}
+        self.local_names: set[str] = set()
+
+    # -- names -------------------------------------------------------------------------------
+    def qualify(self, node: ast.AST) -> str | None:
+        """Qualified name of what an expression refers to (a function, class or module member)."""
+        if isinstance(node, ast.Name):
+            return self._qualify_name(node.id)
+        if isinstance(node, ast.Attribute):
+            receiver = self.type_of(node.value)
+            if receiver is not None:
+                return f"{receiver}.{node.attr}"
+            base = self.qualify(node.value)
+            if base is not None:
+                return f"{base}.{node.attr}"
+        return None
+
+    def _qualify_name(self, name: str) -> str | None:
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.local_functions:
+                return scope.local_functions[name]
+            if name in scope.local_types or name in scope.local_names:
+                return None
+            scope = scope.parent
+        facts = self.module_facts
+        if name in facts.imports:
+            return facts.imports[name]
+        if name in facts.top_level_defs:
+            return facts.top_level_defs[name]
+        if name in facts.global_names:
+            return None
+        if name in _BUILTIN_NAMES:
+            return f"builtins.{name}"
+        return None
+
+    def type_of(self, node: ast.AST) -> str | None:
+        """The (qualified) type of an expression's value, when the module says it."""
+        if isinstance(node, ast.Name):
+            return self._type_of_name(node.id)
+        if isinstance(node, ast.Attribute):
+            owner = self.type_of(node.value)
+            if owner is not None:
+                return self.module_facts.class_attr_type(owner, node.attr)
+            return None
+        if isinstance(node, ast.Call):
+            return self.type_of_call(node)
+        return None
+
+    def _type_of_name(self, name: str) -> str | None:
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.local_types:
+                return scope.local_types[name]
+            if scope.self_name is not None and name == scope.self_name:
+                return scope.class_qualname
+            if name in scope.local_names or name in scope.local_functions:
+                return None
+            scope = scope.parent
+        return self.module_facts.global_types.get(name)
+
+    def type_of_call(self, node: ast.Call) -> str | None:
+        callee = self.qualify(node.func)
+        if callee is None:
+            return None
+        return self.returns(callee)
+
+    def returns(self, callee: str) -> str | None:
+        canonical = canonical_type(callee)
+        if canonical in PRIMITIVES or canonical in KNOWN_CLASSES:
+            return canonical
+        if canonical in self.module_facts.classes:
+            return canonical
+        if canonical in RETURN_TYPES:
+            return RETURN_TYPES[canonical]
+        # A method inherited from a known family: ThreadPoolExecutor(...).submit etc.
+        return None
+
+    def annotation_type(self, annotation: ast.AST | None) -> str | None:
+        """``asyncio.Lock``, ``Optional[Lock]``, ``Lock | None`` and string annotations."""
+        if annotation is None:
+            return None
+        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+            try:
+                parsed = ast.parse(annotation.value, mode="eval").body
+            except SyntaxError:
+                return None
+            return self.annotation_type(parsed)
+        if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+            for side in (annotation.left, annotation.right):
+                if not (isinstance(side, ast.Constant) and side.value is None):
+                    return self.annotation_type(side)
+            return None
+        if isinstance(annotation, ast.Subscript):
+            outer = self.qualify(annotation.value)
+            if outer in ("typing.Optional", "typing.Final", "typing.ClassVar"):
+                return self.annotation_type(annotation.slice)
+            return None
+        qualified = self.qualify(annotation)
+        if qualified is None:
+            return None
+        canonical = canonical_type(qualified)
+        if canonical in PRIMITIVES or canonical in KNOWN_CLASSES:
+            return canonical
+        if canonical in self.module_facts.classes or "." in canonical:
+            return canonical
+        return None
+
+    def value_type(self, value: ast.AST | None) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, ast.Await):
+            return None
+        return self.type_of(value)
+
+    # -- locks -------------------------------------------------------------------------------
+    def lock_ref(self, node: ast.AST) -> LockRef | None:
+        """The lock-like primitive an expression names, with a stable identity."""
+        type_name = self.type_of(node)
+        prim = primitive(type_name)
+        if prim is None or not prim.is_lock_like or type_name is None:
+            return None
+        key = self.storage_key(node)
+        if key is None:
+            return None
+        return LockRef(key, ast.unparse(node), type_name, prim)
+
+    def storage_key(self, node: ast.AST) -> str | None:
+        """Where a value lives: ``mod.name`` (global), ``mod.Class.attr`` (instance or class
+        attribute, instance-insensitive) or ``<function>.<locals>.name``."""
+        if isinstance(node, ast.Name):
+            scope: Scope | None = self
+            while scope is not None:
+                if node.id in scope.local_types or node.id in scope.local_names:
+                    return f"{scope.qualname}.<locals>.{node.id}"
+                scope = scope.parent
+            if node.id in self.module_facts.imports:
+                return self.module_facts.imports[node.id]
+            return f"{self.module_facts.module}.{node.id}"
+        if isinstance(node, ast.Attribute):
+            owner = self.type_of(node.value)
+            if owner is not None and owner in self.module_facts.classes:
+                return f"{owner}.{node.attr}"
+            base = self.storage_key(node.value) if owner is None else None
+            if base is not None:
+                return f"{base}.{node.attr}"
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The builder
+# ---------------------------------------------------------------------------------------------
+
+
+def build_module_facts(tree: ast.Module, text: str, module: str, path: str) -> ModuleFacts:
+    facts = ModuleFacts(module=module, path=path, tree=tree, positions=Positions(text))
+    _collect_module_names(facts, tree)
+    module_scope = Scope(facts, f"{module}.{_MODULE_SCOPE}", None, None)
+    _collect_types(facts, module_scope, tree)
+    builder = _FunctionBuilder(facts)
+    builder.build_module(tree, module_scope)
+    return facts
+
+
+def _resolve_import_from(module: str, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    package_parts = module.split(".")[: -node.level] if module else []
+    base = ".".join(package_parts)
+    if node.module:
+        return f"{base}.{node.module}" if base else node.module
+    return base
+
+
+def _collect_module_names(facts: ModuleFacts, tree: ast.Module) -> None:
+    """Imports anywhere in the module, and top-level definitions (also under if/try)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    facts.imports[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".")[0]
+                    facts.imports.setdefault(top, top)
+        elif isinstance(node, ast.ImportFrom):
+            source = _resolve_import_from(facts.module, node)
+            for alias in node.names:
+                if alias.name == "*":
+                    continue
+                facts.imports[alias.asname or alias.name] = (
+                    f"{source}.{alias.name}" if source else alias.name
+                )
+
+    def visit_block(body: list[ast.stmt]) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                facts.top_level_defs[stmt.name] = f"{facts.module}.{stmt.name}"
+            elif isinstance(stmt, (ast.If, ast.Try, ast.With)):
+                for block in _sub_blocks(stmt):
+                    visit_block(block)
+            else:
+                for target in _assigned_names(stmt):
+                    facts.global_names.add(target)
+
+    visit_block(tree.body)
+
+
+def _sub_blocks(stmt: ast.stmt) -> Iterator[list[ast.stmt]]:
+    for name in ("body", "orelse", "finalbody"):
+        block = getattr(stmt, name, None)
+        if block:
+            yield block
+    for handler in getattr(stmt, "handlers", ()):
+        yield handler.body
+    for case in getattr(stmt, "cases", ()):
+        yield case.body
+
+
+def _assigned_names(stmt: ast.stmt) -> Iterator[str]:
+    targets: list[ast.AST] = []
+    if isinstance(stmt, ast.Assign):
+        targets = list(stmt.targets)
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        targets = [stmt.target]
+    for target in targets:
+        for node in ast.walk(target):
+            if isinstance(node, ast.Name):
+                yield node.id
+
+
+def _collect_types(facts: ModuleFacts, module_scope: Scope, tree: ast.Module) -> None:
+    """Types of module globals and class attributes (class body, ``self.x = ...`` anywhere)."""
+    # Classes first, so that ``cache = Cache()`` at module level gets a type.
+    class_nodes: list[tuple[ast.ClassDef, str]] = []
+
+    def find_classes(body: list[ast.stmt], prefix: str) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.ClassDef):
+                qualname = f"{prefix}.{stmt.name}"
+                class_nodes.append((stmt, qualname))
+                find_classes(stmt.body, qualname)
+            elif isinstance(stmt, (ast.If, ast.Try)):
+                for block in _sub_blocks(stmt):
+                    find_classes(block, prefix)
+
+    find_classes(tree.body, facts.module)
+    for node, qualname in class_nodes:
+        bases = [b for b in (module_scope.qualify(base) for base in node.bases) if b]
+        facts.classes[qualname] = ClassFacts(qualname, node.name, node, bases)
+
+    def record_globals(body: list[ast.stmt]) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+                target = stmt.targets[0]
+                if isinstance(target, ast.Name):
+                    type_name = module_scope.value_type(stmt.value)
+                    if type_name:
+                        facts.global_types[target.id] = type_name
+                        if _is_binary_semaphore(type_name, stmt.value):
+                            facts.binary_semaphores.add(f"{facts.module}.{target.id}")
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                type_name = module_scope.annotation_type(
+                    stmt.annotation
+                ) or module_scope.value_type(stmt.value)
+                if type_name:
+                    facts.global_types[stmt.target.id] = type_name
+            elif isinstance(stmt, (ast.If, ast.Try)):
+                for block in _sub_blocks(stmt):
+                    record_globals(block)
+
+    record_globals(tree.body)
+
+    for node, qualname in class_nodes:
+        cls = facts.classes[qualname]
+        class_scope = Scope(facts, qualname, qualname, None, module_scope)
+        for stmt in node.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                cls.methods[stmt.name] = f"{qualname}.{stmt.name}"
+            elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+                target = stmt.targets[0]
+                if isinstance(target, ast.Name):
+                    type_name = class_scope.value_type(stmt.value)
+                    if type_name:
+                        cls.attr_types[target.id] = type_name
+                        if _is_binary_semaphore(type_name, stmt.value):
+                            facts.binary_semaphores.add(f"{qualname}.{target.id}")
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                type_name = class_scope.annotation_type(stmt.annotation) or class_scope.value_type(
+                    stmt.value
+                )
+                if type_name:
+                    cls.attr_types[stmt.target.id] = type_name
+        # ``self.x = <typed value>`` in any method; __init__ first so it wins.
+        methods = [s for s in node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        methods.sort(key=lambda m: m.name != "__init__")
+        for method in methods:
+            self_name = _self_parameter(method)
+            if self_name is None:
+                continue
+            method_scope = Scope(facts, f"{qualname}.{method.name}", qualname, self_name, module_scope)
+            _bind_parameters(method_scope, method)
+            for sub in ast.walk(method):
+                value: ast.AST | None = None
+                annotation: ast.AST | None = None
+                if isinstance(sub, ast.Assign) and len(sub.targets) == 1:
+                    target, value = sub.targets[0], sub.value
+                elif isinstance(sub, ast.AnnAssign):
+                    target, value, annotation = sub.target, sub.value, sub.annotation
+                else:
+                    continue
+                if (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == self_name
+                    and target.attr not in cls.attr_types
+                ):
+                    type_name = method_scope.annotation_type(annotation) or _value_type_in(
+                        method_scope, value
+                    )
+                    if type_name:
+                        cls.attr_types[target.attr] = type_name
+                        if _is_binary_semaphore(type_name, value):
+                            facts.binary_semaphores.add(f"{qualname}.{target.attr}")
+                if (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == self_name
+                ):
+                    cls.instance_attrs.add(target.attr)
+
+
+def _is_binary_semaphore(type_name: str, value: ast.AST | None) -> bool:
+    prim = primitive(type_name)
+    if prim is None or prim.family != "semaphore" or not isinstance(value, ast.Call):
+        return False
+    count: ast.AST | None = value.args[0] if value.args else None
+    for keyword in value.keywords:
+        if keyword.arg == "value":
+            count = keyword.value
+    return count is None or (isinstance(count, ast.Constant) and count.value == 1)
+
+
+def _value_type_in(scope: Scope, value: ast.AST | None) -> str | None:
+    # ``self._lock = lock or threading.Lock()`` still names the type.
+    if isinstance(value, ast.BoolOp):
+        for operand in value.values:
+            found = scope.value_type(operand)
+            if found:
+                return found
+        return None
+    if isinstance(value, ast.IfExp):
+        return scope.value_type(value.body) or scope.value_type(value.orelse)
+    return scope.value_type(value)
+
+
+def _self_parameter(node: FunctionNode) -> str | None:
+    decorators = {ast.unparse(d) for d in node.decorator_list}
+    if "staticmethod" in decorators:
+        return None
+    params = node.args.posonlyargs + node.args.args
+    return params[0].arg if params else None
+
+
+def _bind_parameters(scope: Scope, node: FunctionNode) -> None:
+    args = node.args
+    all_args = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+    for extra in (args.vararg, args.kwarg):
+        if extra is not None:
+            scope.local_names.add(extra.arg)
+    for arg in all_args:
+        if scope.self_name is not None and arg.arg == scope.self_name:
+            continue
+        type_name = scope.annotation_type(arg.annotation)
+        if type_name:
+            scope.local_types[arg.arg] = type_name
+        else:
+            scope.local_names.add(arg.arg)
+
+
+class _FunctionBuilder:
+    def __init__(self, facts: ModuleFacts) -> None:
+        self.facts = facts
+        self.positions = facts.positions
+        # ``finally`` blocks of the ``try`` statements we are inside (an acquire() in a try body
+        # whose finally releases the lock is released on every path).
+        self._finally_blocks: list[list[ast.stmt]] = []
+
+    # -- entry points --------------------------------------------------------------------------
+    def build_module(self, tree: ast.Module, scope: Scope) -> None:
+        fn = FunctionFacts(
+            qualname=scope.qualname,
+            name=_MODULE_SCOPE,
+            node=tree,
+            is_async=False,
+            class_qualname=None,
+            parent=None,
+            scope=scope,
+        )
+        self.facts.functions[fn.qualname] = fn
+        self._visit_block(fn, tree.body, (), in_loop=False, prefix=self.facts.module)
+
+    def build_function(
+        self,
+        node: FunctionNode,
+        qualname: str,
+        class_qualname: str | None,
+        parent: FunctionFacts,
+    ) -> None:
+        self_name = _self_parameter(node) if class_qualname else None
+        scope = Scope(self.facts, qualname, class_qualname, self_name, parent.scope)
+        _bind_parameters(scope, node)
+        fn = FunctionFacts(
+            qualname=qualname,
+            name=node.name,
+            node=node,
+            is_async=isinstance(node, ast.AsyncFunctionDef),
+            class_qualname=class_qualname,
+            parent=None if parent.is_module_scope else parent.qualname,
+            scope=scope,
+            decorators=[
+                parent.scope.qualify(_decorator_target(d)) or ast.unparse(_decorator_target(d))
+                for d in node.decorator_list
+            ],
+        )
+        self.facts.functions[qualname] = fn
+        self._prescan_locals(scope, node.body)
+        self._visit_block(fn, node.body, (), in_loop=False, prefix=f"{qualname}.<locals>")
+
+    # -- locals --------------------------------------------------------------------------------
+    def _prescan_locals(self, scope: Scope, body: list[ast.stmt]) -> None:
+        """Local names, local types and nested defs, flow-insensitively (first typed binding)."""
+        stack: list[ast.AST] = list(body)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                scope.local_functions[node.name] = f"{scope.qualname}.<locals>.{node.name}"
+                continue
+            if isinstance(node, ast.Lambda):
+                continue
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            if isinstance(node, (ast.Global, ast.Nonlocal)):
+                continue
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    self._bind_target(scope, target, node.value if len(node.targets) == 1 else None)
+            elif isinstance(node, ast.AnnAssign):
+                type_name = scope.annotation_type(node.annotation)
+                if isinstance(node.target, ast.Name):
+                    if type_name:
+                        scope.local_types.setdefault(node.target.id, type_name)
+                    else:
+                        self._bind_target(scope, node.target, node.value)
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                for item in node.items:
+                    if item.optional_vars is not None:
+                        self._bind_target(scope, item.optional_vars, item.context_expr)
+            elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+                self._bind_target(scope, node.target, None)
+            elif isinstance(node, ast.NamedExpr):
+                self._bind_target(scope, node.target, node.value)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                scope.local_names.add(node.name)
+            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                scope.local_names.add(node.target.id)
+            stack.extend(ast.iter_child_nodes(node))
+        global_names: set[str] = set()
+        for node in body:
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Global):
+                    global_names.update(sub.names)
+        for name in global_names:
+            scope.local_names.discard(name)
+            scope.local_types.pop(name, None)
+
+    def _bind_target(self, scope: Scope, target: ast.AST, value: ast.AST | None) -> None:
+        if isinstance(target, ast.Name):
+            type_name = _value_type_in(scope, value) if value is not None else None
+            if type_name and target.id not in scope.local_types:
+                scope.local_types[target.id] = type_name
+            elif not type_name:
+                scope.local_names.add(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                self._bind_target(scope, element, None)
+        elif isinstance(target, ast.Starred):
+            self._bind_target(scope, target.value, None)
+
+    # -- statements ----------------------------------------------------------------------------
+    def _visit_block(
+        self,
+        fn: FunctionFacts,
+        body: list[ast.stmt],
+        held: tuple[Held, ...],
+        in_loop: bool,
+        prefix: str,
+        class_qualname: str | None = None,
+    ) -> None:
+        for index, stmt in enumerate(body):
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for decorator in stmt.decorator_list:
+                    self._visit_expressions(fn, decorator, stmt, held, in_loop)
+                self.build_function(stmt, f"{prefix}.{stmt.name}", class_qualname, fn)
+                continue
+            if isinstance(stmt, ast.ClassDef):
+                qualname = f"{prefix}.{stmt.name}"
+                for expr in (*stmt.bases, *stmt.decorator_list):
+                    self._visit_expressions(fn, expr, stmt, held, in_loop)
+                self._visit_block(fn, stmt.body, held, in_loop, qualname, class_qualname=qualname)
+                continue
+            acquired = self._statement_acquire(fn, stmt, held, body, index)
+            if acquired is not None:
+                self._visit_expressions(fn, stmt, stmt, held, in_loop)
+                held = (*held, acquired)
+                continue
+            released = self._statement_release(fn, stmt)
+            if released is not None:
+                self._visit_expressions(fn, stmt, stmt, held, in_loop)
+                held = tuple(h for h in held if h.lock.key != released)
+                continue
+            self._visit_statement(fn, stmt, held, in_loop, prefix, class_qualname)
+
+    def _visit_statement(
+        self,
+        fn: FunctionFacts,
+        stmt: ast.stmt,
+        held: tuple[Held, ...],
+        in_loop: bool,
+        prefix: str,
+        class_qualname: str | None,
+    ) -> None:
+        if isinstance(stmt, (ast.With, ast.AsyncWith)):
+            inner = held
+            form: LockForm = "async with" if isinstance(stmt, ast.AsyncWith) else "with"
+            for item in stmt.items:
+                self._visit_expressions(fn, item.context_expr, stmt, inner, in_loop)
+                lock = fn.scope.lock_ref(item.context_expr)
+                if lock is not None:
+                    span = self.positions.span(item.context_expr)
+                    fn.lock_ops.append(
+                        LockOp(lock, span, form, inner, item.context_expr, True, stmt)
+                    )
+                    inner = (*inner, Held(lock, span, form))
+            if isinstance(stmt, ast.AsyncWith):
+                fn.awaits.append(AwaitSite(stmt, self.positions.head_span(stmt), held))
+            self._visit_block(fn, stmt.body, inner, in_loop, prefix, class_qualname)
+            return
+        if isinstance(stmt, (ast.For, ast.AsyncFor)):
+            self._visit_expressions(fn, stmt.iter, stmt, held, in_loop)
+            if isinstance(stmt, ast.AsyncFor):
+                fn.awaits.append(AwaitSite(stmt, self.positions.head_span(stmt), held))
+            self._visit_block(fn, stmt.body, held, in_loop, prefix, class_qualname)
+            self._visit_block(fn, stmt.orelse, held, in_loop, prefix, class_qualname)
+            return
+        if isinstance(stmt, ast.While):
+            self._visit_expressions(fn, stmt.test, stmt, held, True)
+            self._visit_block(fn, stmt.body, held, True, prefix, class_qualname)
+            self._visit_block(fn, stmt.orelse, held, in_loop, prefix, class_qualname)
+            return
+        if isinstance(stmt, ast.If):
+            self._visit_expressions(fn, stmt.test, stmt, held, in_loop)
+            acquired = self._conditional_acquire(fn, stmt, held)
+            body_held = (*held, acquired) if acquired is not None else held
+            self._visit_block(fn, stmt.body, body_held, in_loop, prefix, class_qualname)
+            self._visit_block(fn, stmt.orelse, held, in_loop, prefix, class_qualname)
+            return
+        if isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+            self._finally_blocks.append(stmt.finalbody)
+            try:
+                self._visit_block(fn, stmt.body, held, in_loop, prefix, class_qualname)
+            finally:
+                self._finally_blocks.pop()
+            for handler in stmt.handlers:
+                if handler.type is not None:
+                    self._visit_expressions(fn, handler.type, stmt, held, in_loop)
+                self._visit_block(fn, handler.body, held, in_loop, prefix, class_qualname)
+            self._visit_block(fn, stmt.orelse, held, in_loop, prefix, class_qualname)
+            self._visit_block(fn, stmt.finalbody, held, in_loop, prefix, class_qualname)
+            return
+        if isinstance(stmt, ast.Match):
+            self._visit_expressions(fn, stmt.subject, stmt, held, in_loop)
+            for case in stmt.cases:
+                if case.guard is not None:
+                    self._visit_expressions(fn, case.guard, stmt, held, in_loop)
+                self._visit_block(fn, case.body, held, in_loop, prefix, class_qualname)
+            return
+        self._visit_expressions(fn, stmt, stmt, held, in_loop)
+
+    # -- explicit acquire()/release() ----------------------------------------------------------
+    def _acquire_call(self, fn: FunctionFacts, expr: ast.AST | None) -> tuple[LockRef, ast.Call] | None:
+        if isinstance(expr, ast.Await):
+            expr = expr.value
+        if (
+            isinstance(expr, ast.Call)
+            and isinstance(expr.func, ast.Attribute)
+            and expr.func.attr == "acquire"
+        ):
+            lock = fn.scope.lock_ref(expr.func.value)
+            if lock is not None:
+                return lock, expr
+        return None
+
+    def _statement_acquire(
+        self,
+        fn: FunctionFacts,
+        stmt: ast.stmt,
+        held: tuple[Held, ...],
+        body: list[ast.stmt],
+        index: int,
+    ) -> Held | None:
+        if not isinstance(stmt, ast.Expr):
+            return None
+        found = self._acquire_call(fn, stmt.value)
+        if found is None:
+            return None
+        lock, call = found
+        span = self.positions.span(call)
+        released = _released_in_finally(fn, lock, body[index + 1 : index + 2]) or any(
+            _finally_releases(fn, lock, block) for block in self._finally_blocks
+        )
+        fn.lock_ops.append(LockOp(lock, span, "acquire", held, call, released, stmt))
+        return Held(lock, span, "acquire")
+
+    def _conditional_acquire(
+        self, fn: FunctionFacts, stmt: ast.If, held: tuple[Held, ...]
+    ) -> Held | None:
+        """``if lock.acquire(timeout=1):`` holds the lock in the if-body."""
+        found = self._acquire_call(fn, stmt.test)
+        if found is None:
+            return None
+        lock, call = found
+        span = self.positions.span(call)
+        released = _released_in_finally(fn, lock, stmt.body[:2])
+        fn.lock_ops.append(LockOp(lock, span, "acquire", held, call, released, stmt))
+        return Held(lock, span, "acquire")
+
+    def _statement_release(self, fn: FunctionFacts, stmt: ast.stmt) -> str | None:
+        if not isinstance(stmt, ast.Expr):
+            return None
+        call = stmt.value
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "release"
+        ):
+            lock = fn.scope.lock_ref(call.func.value)
+            if lock is not None:
+                return lock.key
+        return None
+
+    # -- expressions ---------------------------------------------------------------------------
+    def _visit_expressions(
+        self,
+        fn: FunctionFacts,
+        root: ast.AST,
+        stmt: ast.stmt,
+        held: tuple[Held, ...],
+        in_loop: bool,
+    ) -> None:
+        """Record calls and awaits in ``root``, without entering nested scopes or statements."""
+        parents: dict[int, ast.AST] = {}
+        stack: list[ast.AST] = [root]
+        while stack:
+            node = stack.pop()
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                if isinstance(child, ast.ClassDef):
+                    continue
+                if isinstance(child, ast.stmt) and child is not root:
+                    continue
+                parents[id(child)] = node
+                stack.append(child)
+            if isinstance(node, ast.Call):
+                fn.calls.append(self._call_site(fn, node, stmt, held, in_loop, parents))
+            elif isinstance(node, ast.Await):
+                fn.awaits.append(AwaitSite(node, self.positions.span(node), held))
+
+    def _call_site(
+        self,
+        fn: FunctionFacts,
+        node: ast.Call,
+        stmt: ast.stmt,
+        held: tuple[Held, ...],
+        in_loop: bool,
+        parents: dict[int, ast.AST],
+    ) -> CallSite:
+        scope = fn.scope
+        receiver_type = (
+            scope.type_of(node.func.value) if isinstance(node.func, ast.Attribute) else None
+        )
+        callee = scope.qualify(node.func)
+        if callee is not None:
+            callee = _canonical_callee(callee)
+        parent = parents.get(id(node))
+        return CallSite(
+            node=node,
+            span=self.positions.span(node),
+            callee=callee,
+            text=self.positions.segment(node.func, 40),
+            held=held,
+            usage=_usage(node, parent, parents),
+            in_loop=in_loop,
+            receiver_type=receiver_type,
+            stmt=stmt,
+            parent=parent,
+        )
+
+
+def _canonical_callee(callee: str) -> str:
+    owner, _, member = callee.rpartition(".")
+    if owner:
+        canonical_owner = canonical_type(owner)
+        if canonical_owner != owner:
+            return f"{canonical_owner}.{member}"
+    return callee
+
+
+def _decorator_target(node: ast.AST) -> ast.AST:
+    return node.func if isinstance(node, ast.Call) else node
+
+
+def _usage(node: ast.AST, parent: ast.AST | None, parents: dict[int, ast.AST]) -> Usage:
+    if parent is None:
+        return "other"
+    if isinstance(parent, ast.Await):
+        return "awaited"
+    if isinstance(parent, ast.Expr):
+        return "discarded"
+    if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.NamedExpr, ast.AugAssign)):
+        return "assigned" if getattr(parent, "value", None) is node else "other"
+    if isinstance(parent, (ast.Return, ast.Yield, ast.YieldFrom)):
+        return "returned"
+    if isinstance(parent, ast.Call) and node is not parent.func:
+        return "argument"
+    if isinstance(parent, ast.keyword):
+        return "argument"
+    # ``if check(x):``, ``if not check(x)``, ``if a and check(x)``, ``while check():``
+    current: ast.AST = node
+    while isinstance(parent, (ast.UnaryOp, ast.BoolOp)):
+        current = parent
+        parent = parents.get(id(parent))
+    if isinstance(parent, (ast.If, ast.While, ast.IfExp, ast.Assert)) and (
+        getattr(parent, "test", None) is current
+    ):
+        return "condition"
+    return "other"
+
+
+def _released_in_finally(fn: FunctionFacts, lock: LockRef, following: list[ast.stmt]) -> bool:
+    """An ``acquire()`` is safe when the next statement is a ``try`` whose ``finally`` releases
+    the same lock (or when it is the first statement of such a ``try``)."""
+    for stmt in following:
+        if isinstance(stmt, ast.Try) and _finally_releases(fn, lock, stmt.finalbody):
+            return True
+    return False
+
+
+def _finally_releases(fn: FunctionFacts, lock: LockRef, finalbody: list[ast.stmt]) -> bool:
+    for stmt in finalbody:
+        for node in ast.walk(stmt):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "release"
+            ):
+                other = fn.scope.lock_ref(node.func.value)
+                if other is not None and other.key == lock.key:
+                    return True
+    return False

@@ -1,0 +1,220 @@
+"""Blocking APIs and their async alternatives — data, not code.
+
+Each key is a qualified name as the resolver spells it: a module function (``time.sleep``), a
+method on a known type (``requests.Session.get``) or a wildcard over a module (``requests.*``,
+which matches ``requests.get`` but not ``requests.Session`` constructors: constructors are not
+calls that block, see :data:`NOT_BLOCKING`). Users add rows from config
+(``extra-blocking-calls``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BlockingApi:
+    what: str  # "sleeps", "does network I/O", ...
+    alternative: str  # the async spelling a fix or hover proposes
+
+    @property
+    def category(self) -> str:
+        return self.what
+
+
+_SLEEP = BlockingApi("sleeps", "await asyncio.sleep(...)")
+_HTTP = BlockingApi("does network I/O", "an async HTTP client (httpx.AsyncClient, aiohttp)")
+_NET = BlockingApi("does network I/O", "asyncio streams, or await asyncio.to_thread(...)")
+_PROC = BlockingApi("waits for a process", "asyncio.create_subprocess_exec(...)")
+_FILE = BlockingApi("does file I/O", "await asyncio.to_thread(...) or aiofiles")
+_FS = BlockingApi("touches the file system", "await asyncio.to_thread(...)")
+_INPUT = BlockingApi("waits for terminal input", "await asyncio.to_thread(input, ...)")
+_DB = BlockingApi("does database I/O", "an async driver, or await asyncio.to_thread(...)")
+_WAIT = BlockingApi("waits on a thread primitive", "an asyncio primitive, or asyncio.to_thread")
+_FUTURE = BlockingApi("waits for a concurrent future", "await asyncio.wrap_future(fut)")
+_JOIN = BlockingApi("waits for a thread", "await asyncio.to_thread(thread.join)")
+_IMPORT = BlockingApi("imports a module (disk I/O)", "import it at module load time")
+_MAIL = BlockingApi("does network I/O (SMTP)", "aiosmtplib, or await asyncio.to_thread(...)")
+
+_HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request", "send")
+
+BLOCKING_CALLS: dict[str, BlockingApi] = {
+    "time.sleep": _SLEEP,
+    # HTTP clients
+    "requests.*": _HTTP,
+    **{f"requests.Session.{verb}": _HTTP for verb in _HTTP_VERBS},
+    **{f"requests.sessions.Session.{verb}": _HTTP for verb in _HTTP_VERBS},
+    **{f"httpx.{verb}": _HTTP for verb in (*_HTTP_VERBS, "stream")},
+    **{f"httpx.Client.{verb}": _HTTP for verb in (*_HTTP_VERBS, "stream")},
+    "urllib.request.urlopen": _HTTP,
+    "urllib.request.urlretrieve": _HTTP,
+    "urllib.request.OpenerDirector.open": _HTTP,
+    "urllib3.request": _HTTP,
+    **{f"urllib3.PoolManager.{verb}": _HTTP for verb in ("request", "urlopen")},
+    "http.client.HTTPConnection.request": _HTTP,
+    "http.client.HTTPConnection.getresponse": _HTTP,
+    "http.client.HTTPSConnection.request": _HTTP,
+    "http.client.HTTPSConnection.getresponse": _HTTP,
+    # sockets
+    "socket.create_connection": _NET,
+    "socket.getaddrinfo": _NET,
+    "socket.gethostbyname": _NET,
+    **{
+        f"socket.socket.{m}": _NET
+        for m in ("connect", "accept", "recv", "recv_into", "recvfrom", "send", "sendall", "sendto")
+    },
+    # processes
+    "subprocess.run": _PROC,
+    "subprocess.call": _PROC,
+    "subprocess.check_call": _PROC,
+    "subprocess.check_output": _PROC,
+    "subprocess.getoutput": _PROC,
+    "subprocess.getstatusoutput": _PROC,
+    "subprocess.Popen.wait": _PROC,
+    "subprocess.Popen.communicate": _PROC,
+    "os.system": _PROC,
+    "os.popen": _PROC,
+    "os.wait": _PROC,
+    "os.waitpid": _PROC,
+    "os.wait3": _PROC,
+    "os.wait4": _PROC,
+    "os.waitid": _PROC,
+    # files
+    "builtins.open": _FILE,
+    "io.open": _FILE,
+    "os.read": _FILE,
+    "os.write": _FILE,
+    "os.fsync": _FILE,
+    "os.listdir": _FS,
+    "os.scandir": _FS,
+    "os.walk": _FS,
+    "os.stat": _FS,
+    "os.remove": _FS,
+    "os.unlink": _FS,
+    "os.rename": _FS,
+    "os.makedirs": _FS,
+    "os.mkdir": _FS,
+    "os.rmdir": _FS,
+    "shutil.copy": _FS,
+    "shutil.copy2": _FS,
+    "shutil.copyfile": _FS,
+    "shutil.copytree": _FS,
+    "shutil.rmtree": _FS,
+    "shutil.move": _FS,
+    **{
+        f"os.path.{m}": _FS
+        for m in (
+            "exists", "isfile", "isdir", "islink", "getsize", "getmtime", "getatime",
+            "getctime", "samefile", "realpath", "lexists", "ismount",
+        )
+    },
+    **{
+        f"pathlib.Path.{m}": _FS
+        for m in (
+            "read_text", "read_bytes", "write_text", "write_bytes", "open", "exists", "is_file",
+            "is_dir", "stat", "iterdir", "glob", "rglob", "mkdir", "unlink", "rmdir", "touch",
+            "rename", "replace", "resolve", "lstat", "is_symlink",
+        )
+    },
+    # terminal
+    "builtins.input": _INPUT,
+    # databases and other sync network clients
+    "sqlite3.connect": _DB,
+    **{
+        f"sqlite3.Connection.{m}": _DB
+        for m in ("execute", "executemany", "executescript", "commit", "rollback")
+    },
+    **{f"sqlite3.Cursor.{m}": _DB for m in ("execute", "executemany", "fetchone", "fetchall")},
+    "psycopg2.connect": _DB,
+    **{f"psycopg2.extensions.cursor.{m}": _DB for m in ("execute", "executemany", "fetchall")},
+    "psycopg.connect": _DB,
+    "pymysql.connect": _DB,
+    "mysql.connector.connect": _DB,
+    **{
+        f"redis.Redis.{m}": _DB
+        for m in (
+            "get", "set", "delete", "incr", "decr", "hget", "hset", "hgetall", "expire", "lpush",
+            "rpush", "lpop", "rpop", "blpop", "brpop", "publish", "exists", "keys", "mget",
+            "setex", "execute_command", "ping",
+        )
+    },
+    **{
+        f"pymongo.collection.Collection.{m}": _DB
+        for m in ("find_one", "insert_one", "update_one", "delete_one", "count_documents")
+    },
+    "boto3.client": _NET,
+    "boto3.resource": _NET,
+    "smtplib.SMTP": _MAIL,
+    "smtplib.SMTP_SSL": _MAIL,
+    "smtplib.SMTP.sendmail": _MAIL,
+    "smtplib.SMTP.send_message": _MAIL,
+    # thread primitives and futures
+    "threading.Event.wait": _WAIT,
+    "threading.Condition.wait": _WAIT,
+    "threading.Condition.wait_for": _WAIT,
+    "threading.Barrier.wait": _WAIT,
+    "threading.Semaphore.acquire": _WAIT,
+    "threading.BoundedSemaphore.acquire": _WAIT,
+    "queue.Queue.get": _WAIT,
+    "queue.Queue.put": _WAIT,
+    "queue.Queue.join": _WAIT,
+    "queue.LifoQueue.get": _WAIT,
+    "queue.PriorityQueue.get": _WAIT,
+    "multiprocessing.Queue.get": _WAIT,
+    "concurrent.futures.Future.result": _FUTURE,
+    "concurrent.futures.Future.exception": _FUTURE,
+    "concurrent.futures.wait": _FUTURE,
+    "concurrent.futures.ThreadPoolExecutor.shutdown": _FUTURE,
+    "threading.Thread.join": _JOIN,
+    "multiprocessing.Process.join": _JOIN,
+    # module loading
+    "importlib.import_module": _IMPORT,
+    "importlib.reload": _IMPORT,
+}
+
+#: Names a wildcard row would catch that do not block (constructors, pure helpers).
+NOT_BLOCKING: frozenset[str] = frozenset(
+    {
+        "requests.Session",
+        "requests.session",
+        "requests.Request",
+        "requests.PreparedRequest",
+        "requests.auth.HTTPBasicAuth",
+        "requests.adapters.HTTPAdapter",
+        "requests.exceptions.HTTPError",
+        "requests.exceptions.RequestException",
+        "requests.HTTPError",
+        "requests.RequestException",
+        "requests.codes",
+    }
+)
+
+#: Call arguments that make an otherwise blocking call non-blocking, per API.
+NON_BLOCKING_ARGUMENTS: dict[str, tuple[str, object]] = {
+    "queue.Queue.get": ("block", False),
+    "queue.Queue.put": ("block", False),
+    "threading.Semaphore.acquire": ("blocking", False),
+    "threading.BoundedSemaphore.acquire": ("blocking", False),
+    "threading.Lock.acquire": ("blocking", False),
+}
+
+
+def lookup(qualname: str, extra: frozenset[str] = frozenset()) -> BlockingApi | None:
+    """The blocking API ``qualname`` names, if any.
+
+    Exact rows win; a ``module.*`` row matches lower-case names directly in that module only.
+    """
+    if qualname in NOT_BLOCKING:
+        return None
+    api = BLOCKING_CALLS.get(qualname)
+    if api is not None:
+        return api
+    if qualname in extra:
+        return BlockingApi("is configured as blocking", "await asyncio.to_thread(...)")
+    module, _, name = qualname.rpartition(".")
+    wildcard = f"{module}.*"
+    if name[:1].islower() and (wildcard in BLOCKING_CALLS or wildcard in extra):
+        return BLOCKING_CALLS.get(wildcard) or BlockingApi(
+            "is configured as blocking", "await asyncio.to_thread(...)"
+        )
+    return None

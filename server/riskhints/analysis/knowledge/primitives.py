@@ -1,0 +1,238 @@
+"""Synchronisation primitives, known return types and callback-taking APIs — data, not code.
+
+The resolver uses :data:`RETURN_TYPES` to give a type to ``x = threading.Lock()`` or
+``loop = asyncio.get_running_loop()``; rules use :data:`PRIMITIVES` to know what a type is
+(lock or semaphore, thread or asyncio flavour, re-entrant or not).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Flavor = Literal["thread", "async", "process"]
+Family = Literal["lock", "semaphore", "condition", "event", "queue"]
+
+
+@dataclass(frozen=True)
+class Primitive:
+    family: Family
+    flavor: Flavor
+    reentrant: bool = False
+
+    @property
+    def is_lock_like(self) -> bool:
+        """Acquired and released around a critical section (``with`` / ``acquire()``)."""
+        return self.family in ("lock", "semaphore", "condition")
+
+
+_T_LOCK = Primitive("lock", "thread")
+_T_RLOCK = Primitive("lock", "thread", reentrant=True)
+_T_SEM = Primitive("semaphore", "thread")
+# threading.Condition() wraps an RLock unless given a lock.
+_T_COND = Primitive("condition", "thread", reentrant=True)
+_A_LOCK = Primitive("lock", "async")
+_A_SEM = Primitive("semaphore", "async")
+_A_COND = Primitive("condition", "async")
+_P_LOCK = Primitive("lock", "process")
+
+PRIMITIVES: dict[str, Primitive] = {
+    "threading.Lock": _T_LOCK,
+    "threading.RLock": _T_RLOCK,
+    "threading.Semaphore": _T_SEM,
+    "threading.BoundedSemaphore": _T_SEM,
+    "threading.Condition": _T_COND,
+    "threading.Event": Primitive("event", "thread"),
+    "_thread.allocate_lock": _T_LOCK,
+    "_thread.LockType": _T_LOCK,
+    "multiprocessing.Lock": _P_LOCK,
+    "multiprocessing.RLock": Primitive("lock", "process", reentrant=True),
+    "multiprocessing.Semaphore": Primitive("semaphore", "process"),
+    "multiprocessing.BoundedSemaphore": Primitive("semaphore", "process"),
+    "multiprocessing.synchronize.Lock": _P_LOCK,
+    "asyncio.Lock": _A_LOCK,
+    "asyncio.Semaphore": _A_SEM,
+    "asyncio.BoundedSemaphore": _A_SEM,
+    "asyncio.Condition": _A_COND,
+    "asyncio.Event": Primitive("event", "async"),
+    "asyncio.Queue": Primitive("queue", "async"),
+    "asyncio.LifoQueue": Primitive("queue", "async"),
+    "asyncio.PriorityQueue": Primitive("queue", "async"),
+    "anyio.Lock": _A_LOCK,
+    "anyio.Semaphore": _A_SEM,
+    "anyio.Condition": _A_COND,
+    "trio.Lock": _A_LOCK,
+    "trio.StrictFIFOLock": _A_LOCK,
+    "trio.Semaphore": _A_SEM,
+    "trio.Condition": _A_COND,
+    "queue.Queue": Primitive("queue", "thread"),
+    "queue.LifoQueue": Primitive("queue", "thread"),
+    "queue.PriorityQueue": Primitive("queue", "thread"),
+    "queue.SimpleQueue": Primitive("queue", "thread"),
+    "multiprocessing.JoinableQueue": Primitive("queue", "process"),
+}
+
+#: Types whose constructor call is the type itself, beyond the primitives.
+KNOWN_CLASSES: frozenset[str] = frozenset(
+    {
+        "threading.Thread",
+        "threading.Timer",
+        "concurrent.futures.ThreadPoolExecutor",
+        "concurrent.futures.ProcessPoolExecutor",
+        "concurrent.futures.Future",
+        "asyncio.Future",
+        "asyncio.TaskGroup",
+        "requests.Session",
+        "httpx.Client",
+        "httpx.AsyncClient",
+        "urllib3.PoolManager",
+        "http.client.HTTPConnection",
+        "http.client.HTTPSConnection",
+        "socket.socket",
+        "subprocess.Popen",
+        "pathlib.Path",
+        "pathlib.PurePath",
+        "redis.Redis",
+        "redis.StrictRedis",
+        "smtplib.SMTP",
+        "multiprocessing.Process",
+        "aiohttp.ClientSession",
+    }
+)
+
+#: Known return types of functions and methods (callee qualified name -> type).
+RETURN_TYPES: dict[str, str] = {
+    "asyncio.get_event_loop": "asyncio.AbstractEventLoop",
+    "asyncio.get_running_loop": "asyncio.AbstractEventLoop",
+    "asyncio.new_event_loop": "asyncio.AbstractEventLoop",
+    "asyncio.create_task": "asyncio.Task",
+    "asyncio.ensure_future": "asyncio.Task",
+    "asyncio.AbstractEventLoop.create_task": "asyncio.Task",
+    "asyncio.TaskGroup.create_task": "asyncio.Task",
+    "asyncio.AbstractEventLoop.run_in_executor": "asyncio.Future",
+    "asyncio.AbstractEventLoop.create_future": "asyncio.Future",
+    "asyncio.run_coroutine_threadsafe": "concurrent.futures.Future",
+    "concurrent.futures.ThreadPoolExecutor.submit": "concurrent.futures.Future",
+    "concurrent.futures.ProcessPoolExecutor.submit": "concurrent.futures.Future",
+    "requests.session": "requests.Session",
+    "sqlite3.connect": "sqlite3.Connection",
+    "sqlite3.Connection.cursor": "sqlite3.Cursor",
+    "socket.create_connection": "socket.socket",
+    "redis.from_url": "redis.Redis",
+    "redis.Redis.from_url": "redis.Redis",
+    "urllib.request.build_opener": "urllib.request.OpenerDirector",
+    "psycopg2.connect": "psycopg2.extensions.connection",
+    "psycopg2.extensions.connection.cursor": "psycopg2.extensions.cursor",
+    "threading.current_thread": "threading.Thread",
+    "pathlib.Path.cwd": "pathlib.Path",
+    "pathlib.Path.home": "pathlib.Path",
+    "multiprocessing.Manager.Lock": "threading.Lock",
+}
+
+#: Aliases: the same type under another spelling.
+TYPE_ALIASES: dict[str, str] = {
+    "asyncio.BaseEventLoop": "asyncio.AbstractEventLoop",
+    "asyncio.events.AbstractEventLoop": "asyncio.AbstractEventLoop",
+    "asyncio.locks.Lock": "asyncio.Lock",
+    "asyncio.locks.Semaphore": "asyncio.Semaphore",
+    "asyncio.locks.Event": "asyncio.Event",
+    "asyncio.queues.Queue": "asyncio.Queue",
+    "concurrent.futures.Executor": "concurrent.futures.ThreadPoolExecutor",
+    "concurrent.futures._base.Future": "concurrent.futures.Future",
+    "requests.sessions.Session": "requests.Session",
+    "threading._RLock": "threading.RLock",
+    "redis.StrictRedis": "redis.Redis",
+    "multiprocessing.Queue": "multiprocessing.Queue",
+    "typing.Awaitable": "typing.Awaitable",
+}
+
+
+@dataclass(frozen=True)
+class CallbackParam:
+    """An API parameter that must be a *sync* callable: passing an ``async def`` there creates a
+    coroutine that nobody awaits."""
+
+    position: int | None
+    keyword: str | None
+    runs: str  # how the callable is run, for the message
+
+
+CALLBACK_PARAMS: dict[str, CallbackParam] = {
+    "threading.Thread": CallbackParam(None, "target", "runs it in a new thread"),
+    "threading.Timer": CallbackParam(1, "function", "runs it in a timer thread"),
+    "multiprocessing.Process": CallbackParam(None, "target", "runs it in a child process"),
+    "concurrent.futures.ThreadPoolExecutor.submit": CallbackParam(0, "fn", "runs it in a worker"),
+    "concurrent.futures.ProcessPoolExecutor.submit": CallbackParam(0, "fn", "runs it in a worker"),
+    "concurrent.futures.ThreadPoolExecutor.map": CallbackParam(0, "fn", "runs it in a worker"),
+    "asyncio.AbstractEventLoop.call_soon": CallbackParam(0, "callback", "calls it on the loop"),
+    "asyncio.AbstractEventLoop.call_soon_threadsafe": CallbackParam(
+        0, "callback", "calls it on the loop"
+    ),
+    "asyncio.AbstractEventLoop.call_later": CallbackParam(1, "callback", "calls it on the loop"),
+    "asyncio.AbstractEventLoop.call_at": CallbackParam(1, "callback", "calls it on the loop"),
+    "asyncio.AbstractEventLoop.run_in_executor": CallbackParam(1, "func", "runs it in a thread"),
+    "asyncio.to_thread": CallbackParam(0, "func", "runs it in a thread"),
+    "asyncio.Future.add_done_callback": CallbackParam(0, "fn", "calls it when the future is done"),
+    "asyncio.Task.add_done_callback": CallbackParam(0, "fn", "calls it when the task is done"),
+    "concurrent.futures.Future.add_done_callback": CallbackParam(
+        0, "fn", "calls it when the future is done"
+    ),
+    "atexit.register": CallbackParam(0, "func", "calls it at exit"),
+    "signal.signal": CallbackParam(1, "handler", "calls it on the signal"),
+}
+
+#: Calls that run their callable argument in a worker thread (the callable "runs in a thread").
+THREAD_RUNNERS: frozenset[str] = frozenset(
+    {
+        "threading.Thread",
+        "threading.Timer",
+        "concurrent.futures.ThreadPoolExecutor.submit",
+        "concurrent.futures.ThreadPoolExecutor.map",
+        "asyncio.AbstractEventLoop.run_in_executor",
+        "asyncio.to_thread",
+        "anyio.to_thread.run_sync",
+        "starlette.concurrency.run_in_threadpool",
+        "asgiref.sync.sync_to_async",
+    }
+)
+
+#: Calls that schedule a coroutine as a task; their result must be kept.
+TASK_FACTORIES: frozenset[str] = frozenset(
+    {
+        "asyncio.create_task",
+        "asyncio.ensure_future",
+        "asyncio.AbstractEventLoop.create_task",
+    }
+)
+
+#: Calls that consume a coroutine object (so passing one is not "never awaited").
+COROUTINE_CONSUMERS: frozenset[str] = frozenset(
+    {
+        "asyncio.run",
+        "asyncio.create_task",
+        "asyncio.ensure_future",
+        "asyncio.gather",
+        "asyncio.wait_for",
+        "asyncio.shield",
+        "asyncio.wait",
+        "asyncio.as_completed",
+        "asyncio.timeout",
+        "asyncio.run_coroutine_threadsafe",
+        "asyncio.AbstractEventLoop.create_task",
+        "asyncio.AbstractEventLoop.run_until_complete",
+        "asyncio.TaskGroup.create_task",
+        "anyio.run",
+        "trio.run",
+        "asgiref.sync.async_to_sync",
+    }
+)
+
+
+def primitive(type_name: str | None) -> Primitive | None:
+    if type_name is None:
+        return None
+    return PRIMITIVES.get(TYPE_ALIASES.get(type_name, type_name))
+
+
+def canonical_type(type_name: str) -> str:
+    return TYPE_ALIASES.get(type_name, type_name)

@@ -1,0 +1,69 @@
+"""Source text split into lines the way Python's tokenizer splits them, and position conversion.
+
+``ast`` reports columns as UTF-8 *byte* offsets; a :class:`~riskhints.analysis.finding.Span`
+holds code points. ``str.splitlines`` must not be used here: it also splits on form feeds,
+``\\x1c``-``\\x1e`` and U+2028, which Python source treats as ordinary characters.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from .finding import Span
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines without their terminators; a trailing newline does not add an empty line."""
+    lines = _NEWLINE.split(text)
+    if lines and lines[-1] == "" and len(lines) > 1:
+        lines.pop()
+    return lines
+
+
+class Positions:
+    def __init__(self, text: str) -> None:
+        self.lines = split_lines(text)
+
+    def line_text(self, line: int) -> str:
+        if 1 <= line <= len(self.lines):
+            return self.lines[line - 1]
+        return ""
+
+    def column(self, line: int, byte_offset: int) -> int:
+        """Code-point column of a UTF-8 byte offset on a 1-based line."""
+        text = self.line_text(line)
+        if text.isascii():
+            return min(byte_offset, len(text))
+        return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
+
+    def span(self, node: ast.AST) -> Span:
+        line = getattr(node, "lineno", 1)
+        end_line = getattr(node, "end_lineno", None) or line
+        col = self.column(line, getattr(node, "col_offset", 0))
+        end_col_bytes = getattr(node, "end_col_offset", None)
+        end_col = (
+            self.column(end_line, end_col_bytes)
+            if end_col_bytes is not None
+            else len(self.line_text(end_line))
+        )
+        return Span(line, col, end_line, end_col)
+
+    def head_span(self, node: ast.AST) -> Span:
+        """The first line of a (possibly multi-line) node: what an editor should underline."""
+        span = self.span(node)
+        if span.end_line == span.line:
+            return span
+        return Span(span.line, span.column, span.line, len(self.line_text(span.line)))
+
+    def segment(self, node: ast.AST, limit: int = 60) -> str:
+        """Short source text of a node for messages (first line, whitespace folded)."""
+        span = self.span(node)
+        if span.line == span.end_line:
+            text = self.line_text(span.line)[span.column : span.end_column]
+        else:
+            text = self.line_text(span.line)[span.column :] + " ..."
+        text = " ".join(text.split())
+        return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,15 @@
+"""Rules, one module per hazard family. Importing :func:`ensure_loaded` registers them all."""
+
+from __future__ import annotations
+
+import functools
+
+from .registry import RuleContext, RuleSpec, all_rules, get_rule, rule
+
+
+@functools.cache
+def ensure_loaded() -> None:
+    from . import event_loop, locks, meta, state, tasks  # noqa: F401
+
+
+__all__ = ["RuleContext", "RuleSpec", "all_rules", "ensure_loaded", "get_rule", "rule"]

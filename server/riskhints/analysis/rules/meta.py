@@ -1,0 +1,38 @@
+"""Findings the engine itself reports: the file could not be (fully) analysed, or a suppression
+comment is wrong. They are rules like any other, so they can be selected, ignored and documented."""
+
+from __future__ import annotations
+
+from ..finding import Severity
+from .registry import meta_rule
+
+SYNTAX_ERROR = "RH001"
+BAD_SUPPRESSION = "RH002"
+NOT_ANALYSED = "RH003"
+
+meta_rule(
+    SYNTAX_ERROR,
+    "syntax-error",
+    Severity.ERROR,
+    "The file does not parse; findings elsewhere in it are still reported where possible.",
+    """The file has a syntax error. riskhints reports the first error once and keeps analysing
+    the parts of the file that still parse: the broken function (or, failing that, the broken
+    top-level block) is set aside, so findings elsewhere stay visible while you type.""",
+)
+meta_rule(
+    BAD_SUPPRESSION,
+    "invalid-suppression",
+    Severity.WARNING,
+    "A `# riskhints: ignore[...]` comment names a rule that does not exist.",
+    """A suppression comment names an unknown rule id, so it suppresses nothing (a typo, or a
+    rule that was renamed). Write `# riskhints: ignore[RH202] -- why this is safe`.""",
+)
+meta_rule(
+    NOT_ANALYSED,
+    "file-not-analysed",
+    Severity.WARNING,
+    "The file could not be analysed (not UTF-8 text, binary, or nested too deeply).",
+    """The file was skipped: it is not valid text in its declared encoding, it looks binary,
+    or its expressions are nested more deeply than the parser (or the analysis) can follow.
+    Nothing in it was checked.""",
+)

@@ -1,0 +1,323 @@
+"""RH3xx — tasks and cancellation: dropped tasks, coroutines never awaited, swallowed
+cancellation."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from ..facts import CallSite, FunctionFacts
+from ..finding import Finding, Severity
+from ..knowledge.primitives import TASK_FACTORIES
+from ..summaries import sorted_calls
+from .registry import RuleContext, rule
+
+DANGLING_TASK = "RH301"
+COROUTINE_NOT_AWAITED = "RH302"
+SWALLOWED_CANCELLATION = "RH303"
+
+_CANCELLATION = frozenset(
+    {
+        "asyncio.CancelledError",
+        "asyncio.exceptions.CancelledError",
+        "concurrent.futures.CancelledError",
+        "builtins.BaseException",
+        "trio.Cancelled",
+    }
+)
+# Calls that look at a value without keeping it.
+_NON_RETAINING_CALLEES = frozenset(
+    {"builtins.print", "builtins.repr", "builtins.str", "builtins.id", "builtins.bool"}
+)
+_LOGGER_METHODS = frozenset(
+    {"debug", "info", "warning", "warn", "error", "exception", "critical", "log"}
+)
+
+
+@rule(
+    DANGLING_TASK,
+    "dangling-task",
+    Severity.WARNING,
+    "A task is created and no strong reference to it is kept: it can vanish mid-flight.",
+    "Keep tasks in a set and discard them in a done-callback, or use `asyncio.TaskGroup`.",
+)
+def dangling_task(ctx: RuleContext) -> Iterator[Finding]:
+    """The event loop keeps only a *weak* reference to tasks. A task whose result is dropped —
+    or kept only in a local variable of a function that then returns — can be garbage-collected
+    before it finishes, silently, and its exceptions are never seen. Linters accept any
+    assignment; riskhints follows the local to see whether anything keeps it."""
+    for fn in ctx.functions():
+        parents = _parent_map(fn)
+        for call in sorted_calls(fn, lambda c: c.callee in TASK_FACTORIES):
+            name = call.callee.rpartition(".")[2] if call.callee else "create_task"
+            reason = _dropped_reason(ctx, fn, call, parents)
+            if reason is None:
+                continue
+            yield ctx.finding(
+                DANGLING_TASK,
+                call.span,
+                f"the task from `{name}()` {reason}: the loop holds only a weak reference, so it "
+                f"can be garbage-collected before it finishes",
+                function=fn,
+                assumptions=(
+                    f"something else keeps a strong reference to the task created in "
+                    f"`{fn.display}` until it is done",
+                ),
+                fix={"kind": "keep-task"},
+            )
+
+
+def _dropped_reason(
+    ctx: RuleContext, fn: FunctionFacts, call: CallSite, parents: dict[int, ast.AST]
+) -> str | None:
+    if call.usage == "discarded":
+        return "is discarded"
+    parent = call.parent
+    if isinstance(parent, ast.Attribute):
+        # ``create_task(...).add_done_callback(cb)`` as a statement: the task is still dropped.
+        grand = parents.get(id(parent))
+        if isinstance(grand, ast.Call) and isinstance(parents.get(id(grand)), ast.Expr):
+            return f"is dropped after `.{parent.attr}()`"
+        return None
+    if call.usage != "assigned" or fn.is_module_scope:
+        return None
+    stmt = call.stmt
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
+    if len(targets) != 1 or not isinstance(targets[0], ast.Name):
+        return None
+    local = targets[0].id
+    if _declared_global(fn, local):
+        return None
+    for node in ast.walk(fn.node):
+        if isinstance(node, ast.Name) and node.id == local and isinstance(node.ctx, ast.Load):
+            if _retains(ctx, fn, node, parents):
+                return None
+    return f"is kept only in local `{local}`, which dies when `{fn.display}` returns"
+
+
+def _declared_global(fn: FunctionFacts, name: str) -> bool:
+    for node in ast.walk(fn.node):
+        if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
+            return True
+    return False
+
+
+def _retains(
+    ctx: RuleContext, fn: FunctionFacts, node: ast.Name, parents: dict[int, ast.AST]
+) -> bool:
+    """Does this use of the task variable keep (or await) the task?"""
+    parent = parents.get(id(node))
+    if isinstance(parent, ast.Attribute):
+        return False  # t.get_name(), t.add_done_callback(...), t.cancel()
+    if isinstance(parent, ast.FormattedValue):
+        return False
+    if isinstance(parent, ast.Call) and node is not parent.func:
+        callee = fn.scope.qualify(parent.func)
+        if callee in _NON_RETAINING_CALLEES:
+            return False
+        func = parent.func
+        if isinstance(func, ast.Attribute) and func.attr in _LOGGER_METHODS:
+            owner = ctx.positions.segment(func.value).lower()
+            if "log" in owner:
+                return False
+        return True
+    return True
+
+
+def _parent_map(fn: FunctionFacts) -> dict[int, ast.AST]:
+    parents: dict[int, ast.AST] = {}
+    for node in ast.walk(fn.node):
+        for child in ast.iter_child_nodes(node):
+            parents[id(child)] = node
+    return parents
+
+
+@rule(
+    COROUTINE_NOT_AWAITED,
+    "coroutine-never-awaited",
+    Severity.ERROR,
+    "An `async def` is called but its coroutine is never awaited: the body never runs.",
+    "`await` the call (or schedule it with `asyncio.create_task` and keep the task).",
+)
+def coroutine_never_awaited(ctx: RuleContext) -> Iterator[Finding]:
+    """Calling an ``async def`` only creates a coroutine object. Dropping it, testing it in an
+    ``if`` (a coroutine object is always true) or passing it to a sync function that does not
+    await it means the body never runs — the write never happens, the permission check always
+    passes."""
+    for fn in ctx.functions():
+        for call in sorted_calls(fn, lambda c: not c.awaited):
+            callee = ctx.program.callee_function(call)
+            if callee is None or not callee.is_async:
+                continue
+            name = callee.display
+            if call.usage == "discarded":
+                message = (
+                    f"`{call.text}()` creates a coroutine that is never awaited: the body of "
+                    f"`{name}` never runs"
+                )
+            elif call.usage == "condition":
+                message = (
+                    f"`{call.text}()` is tested without `await`: a coroutine object is always "
+                    f"true, so this condition never checks anything"
+                )
+            elif call.usage == "argument" and _sync_consumer(ctx, fn, call):
+                message = (
+                    f"the coroutine from `{call.text}()` is passed to a sync call that never "
+                    f"awaits it: the body of `{name}` never runs"
+                )
+            else:
+                continue
+            yield ctx.finding(
+                COROUTINE_NOT_AWAITED,
+                call.span,
+                message,
+                function=fn,
+                evidence=(ctx.evidence(callee.node, f"{name} is declared async here"),),
+                assumptions=(f"the result of `{name}()` is awaited somewhere",),
+                fix={"kind": "add-await"} if fn.is_async else None,
+            )
+
+
+def _sync_consumer(ctx: RuleContext, fn: FunctionFacts, call: CallSite) -> bool:
+    parent = call.parent
+    if isinstance(parent, ast.keyword):
+        return False
+    if not isinstance(parent, ast.Call):
+        return False
+    callee = fn.scope.qualify(parent.func)
+    if callee in _NON_RETAINING_CALLEES or callee in ("builtins.len", "builtins.isinstance"):
+        return True
+    func = parent.func
+    if isinstance(func, ast.Attribute) and func.attr in _LOGGER_METHODS:
+        return "log" in ctx.positions.segment(func.value).lower()
+    return False
+
+
+@rule(
+    SWALLOWED_CANCELLATION,
+    "swallowed-cancellation",
+    Severity.WARNING,
+    "`CancelledError` (or `BaseException`, or a bare `except`) around an `await` is not re-raised.",
+    "Re-raise the cancellation after cleanup (`raise`), or catch `Exception` instead.",
+)
+def swallowed_cancellation(ctx: RuleContext) -> Iterator[Finding]:
+    """Cancellation is an exception delivered at an ``await``. A handler that catches it
+    (``except CancelledError``, ``except BaseException`` or a bare ``except``) and does not
+    re-raise turns ``task.cancel()``, ``asyncio.timeout()`` and TaskGroup shutdown into no-ops:
+    the task keeps running, and whoever cancelled it waits forever. Awaiting a task you just
+    cancelled yourself is the one place where swallowing it is right, and is left alone."""
+    for fn in ctx.async_functions():
+        cancelled = _cancelled_names(fn)
+        for node in _own_nodes(fn.node):
+            if isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+                awaits = [n for b in node.body for n in _own_nodes(b) if _is_await_point(n)]
+                if not awaits or _awaits_cancelled_task(awaits, cancelled):
+                    continue
+                for handler in node.handlers:
+                    caught = _catches_cancellation(fn, handler)
+                    if caught is None or _reraises(handler):
+                        continue
+                    yield ctx.finding(
+                        SWALLOWED_CANCELLATION,
+                        handler,
+                        f"`{caught}` in `{fn.display}` swallows cancellation of the awaits in "
+                        f"its `try`: cancel() and timeouts stop working and the canceller waits",
+                        function=fn,
+                        evidence=(ctx.evidence(awaits[0], "cancellation is delivered here"),),
+                        assumptions=(
+                            f"`{fn.display}` is never cancelled (no timeout, no TaskGroup, no "
+                            f"shutdown) while it waits here",
+                        ),
+                        fix={"kind": "reraise"},
+                    )
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                for item in node.items:
+                    expr = item.context_expr
+                    if not (
+                        isinstance(expr, ast.Call)
+                        and fn.scope.qualify(expr.func) == "contextlib.suppress"
+                    ):
+                        continue
+                    names = {fn.scope.qualify(a) for a in expr.args}
+                    if not names & _CANCELLATION:
+                        continue
+                    awaits = [n for b in node.body for n in _own_nodes(b) if _is_await_point(n)]
+                    if not awaits or _awaits_cancelled_task(awaits, cancelled):
+                        continue
+                    yield ctx.finding(
+                        SWALLOWED_CANCELLATION,
+                        expr,
+                        f"`{ctx.positions.segment(expr)}` in `{fn.display}` swallows "
+                        f"cancellation: cancel() and timeouts stop working",
+                        function=fn,
+                        evidence=(ctx.evidence(awaits[0], "cancellation is delivered here"),),
+                        assumptions=(f"`{fn.display}` is never cancelled while it waits here",),
+                    )
+
+
+def _own_nodes(root: ast.AST) -> Iterator[ast.AST]:
+    """Nodes of a function body, not entering nested functions, lambdas or classes."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                continue
+            stack.append(child)
+
+
+def _is_await_point(node: ast.AST) -> bool:
+    return isinstance(node, (ast.Await, ast.AsyncFor, ast.AsyncWith))
+
+
+def _catches_cancellation(fn: FunctionFacts, handler: ast.ExceptHandler) -> str | None:
+    if handler.type is None:
+        return "except:"
+    types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    for node in types:
+        if fn.scope.qualify(node) in _CANCELLATION:
+            return f"except {ast.unparse(handler.type)}"
+    return None
+
+
+def _reraises(handler: ast.ExceptHandler) -> bool:
+    for stmt in handler.body:
+        for node in _own_nodes(stmt):
+            if isinstance(node, ast.Raise):
+                return True
+            # ``asyncio.current_task().uncancel()`` is a deliberate decision, not an accident.
+            if isinstance(node, ast.Attribute) and node.attr == "uncancel":
+                return True
+    return False
+
+
+def _cancelled_names(fn: FunctionFacts) -> set[str]:
+    names: set[str] = set()
+    for node in _own_nodes(fn.node):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "cancel"
+        ):
+            names.add(ast.unparse(node.func.value))
+    return names
+
+
+def _awaits_cancelled_task(awaits: list[ast.AST], cancelled: set[str]) -> bool:
+    """Every await point awaits something this function cancelled (``t.cancel(); await t``)."""
+    if not cancelled:
+        return False
+    for node in awaits:
+        if not isinstance(node, ast.Await):
+            return False
+        value = node.value
+        if isinstance(value, ast.Call) and (
+            isinstance(value.func, ast.Attribute) and value.func.attr in ("gather", "wait")
+        ):
+            targets = [ast.unparse(a.value if isinstance(a, ast.Starred) else a) for a in value.args]
+        else:
+            targets = [ast.unparse(value)]
+        if not targets or not all(t in cancelled for t in targets):
+            return False
+    return True

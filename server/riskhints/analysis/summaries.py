@@ -1,0 +1,269 @@
+"""Per-function facts propagated over the call graph: what a function may block on (and through
+which helpers), which locks it acquires, and what it reaches that re-enters the event loop.
+
+A :class:`Program` is the set of modules the analysis sees. For ``riskhints check file.py`` that is
+one module; a workspace index hands in many, and the same summaries follow calls across files
+because every name is module-qualified. Summaries are memoised; recursion (a function reaching
+itself) is cut, so the result is the least fixpoint reachable without cycles.
+
+Evidence hops carry the path of the module they are in, so chains can cross files.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from .facts import CallSite, FunctionFacts, LockRef, ModuleFacts
+from .finding import Evidence
+from .knowledge import blocking
+from .knowledge.blocking import BlockingApi
+
+Chain = tuple[Evidence, ...]
+
+#: Calls that run the event loop to completion: from a running loop they raise or deadlock.
+LOOP_RUNNERS: dict[str, str] = {
+    "asyncio.run": "asyncio.run() starts a new event loop",
+    "asyncio.AbstractEventLoop.run_until_complete": "run_until_complete() runs the loop",
+    "asyncio.AbstractEventLoop.run_forever": "run_forever() runs the loop",
+    "anyio.run": "anyio.run() starts a new event loop",
+    "trio.run": "trio.run() starts a new event loop",
+    "asgiref.sync.async_to_sync": "async_to_sync() waits for a coroutine",
+}
+
+
+#: Decorators that keep a function's sync-ness and body (what a call to it runs).
+TRANSPARENT_DECORATORS: frozenset[str] = frozenset(
+    {
+        "builtins.staticmethod",
+        "builtins.classmethod",
+        "builtins.property",
+        "functools.wraps",
+        "functools.cache",
+        "functools.lru_cache",
+        "functools.cached_property",
+        "abc.abstractmethod",
+        "typing.override",
+        "typing_extensions.override",
+        "contextlib.contextmanager",
+        "contextlib.asynccontextmanager",
+        "tenacity.retry",
+        "backoff.on_exception",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """A lock a function acquires, directly or through the calls it makes."""
+
+    lock: LockRef
+    chain: Chain  # call hops ..., then "acquires X here"
+
+
+@dataclass(frozen=True)
+class BlockingReach:
+    api: BlockingApi
+    callee: str
+    chain: Chain  # call hops ..., then the blocking call
+
+
+class Program:
+    def __init__(
+        self, modules: Iterable[ModuleFacts], extra_blocking: frozenset[str] = frozenset()
+    ) -> None:
+        self.modules: dict[str, ModuleFacts] = {m.module: m for m in modules}
+        self.extra_blocking = extra_blocking
+        self._functions: dict[str, tuple[ModuleFacts, FunctionFacts]] = {}
+        for module in self.modules.values():
+            for fn in module.functions.values():
+                self._functions[fn.qualname] = (module, fn)
+        self._blocking: dict[str, BlockingReach | None] = {}
+        self._loop_runner: dict[str, Chain | None] = {}
+        self._locks: dict[str, dict[str, Acquisition]] = {}
+
+    # -- lookup ------------------------------------------------------------------------------
+    def function(self, qualname: str | None) -> FunctionFacts | None:
+        if qualname is None:
+            return None
+        found = self._functions.get(qualname)
+        if found is not None:
+            return found[1]
+        # ``self.method()`` resolved on the class where it was called: try base classes.
+        owner, _, name = qualname.rpartition(".")
+        for module in self.modules.values():
+            if owner in module.classes:
+                method = module.method(owner, name)
+                if method is not None and method in self._functions:
+                    return self._functions[method][1]
+        return None
+
+    def module_of(self, fn: FunctionFacts) -> ModuleFacts:
+        return self._functions[fn.qualname][0]
+
+    def path_of(self, fn: FunctionFacts) -> str:
+        return self.module_of(fn).path
+
+    def callee_function(self, call: CallSite) -> FunctionFacts | None:
+        """The function a call site runs, when we can be sure of it.
+
+        A decorator we do not know may turn a sync function into a coroutine function or back
+        (``sync_to_async``, ``database_sync_to_async``, a retry wrapper): precision first, such
+        calls are not followed. Awaiting a call to a sync ``def`` means a decorator made it
+        awaitable, so that is not followed either.
+        """
+        fn = self.function(call.callee)
+        if fn is None:
+            return None
+        if any(d not in TRANSPARENT_DECORATORS for d in fn.decorators):
+            return None
+        if not fn.is_async and call.awaited:
+            return None
+        return fn
+
+    def iter_functions(self) -> Iterator[FunctionFacts]:
+        for _, fn in self._functions.values():
+            yield fn
+
+    def hop(self, fn: FunctionFacts, call: CallSite, message: str) -> Evidence:
+        return Evidence(call.span, message, self.path_of(fn))
+
+    # -- direct facts ------------------------------------------------------------------------
+    def blocking_api(self, call: CallSite) -> BlockingApi | None:
+        """The blocking API a call site invokes, honouring non-blocking arguments."""
+        if call.callee is None:
+            return None
+        api = blocking.lookup(call.callee, self.extra_blocking)
+        if api is None:
+            return None
+        rule = blocking.NON_BLOCKING_ARGUMENTS.get(call.callee)
+        if rule is not None:
+            keyword, value = rule
+            for kw in call.node.keywords:
+                if kw.arg == keyword and getattr(kw.value, "value", object()) == value:
+                    return None
+            if call.node.args and getattr(call.node.args[0], "value", object()) == value:
+                return None
+        for kw in call.node.keywords:
+            # ``fut.result(timeout=0)`` / ``event.wait(0)`` poll instead of blocking.
+            if kw.arg == "timeout" and getattr(kw.value, "value", None) == 0:
+                return None
+        return api
+
+    def runs_synchronously(self, call: CallSite, callee: FunctionFacts) -> bool:
+        """Does the caller's thread execute the callee's body at this call site?"""
+        if callee.is_async:
+            return call.awaited
+        return True
+
+    # -- may block -----------------------------------------------------------------------------
+    def blocking_reach(self, fn: FunctionFacts) -> BlockingReach | None:
+        """The first blocking call a *sync* function makes, directly or through sync helpers."""
+        if fn.is_async:
+            return None
+        if fn.qualname in self._blocking:
+            return self._blocking[fn.qualname]
+        self._blocking[fn.qualname] = None  # cut recursion
+        result: BlockingReach | None = None
+        for call in sorted(fn.calls, key=lambda c: (c.span.line, c.span.column)):
+            api = self.blocking_api(call)
+            if api is not None and call.callee is not None:
+                hop = self.hop(fn, call, f"{call.text}() {api.what}")
+                result = BlockingReach(api, call.callee, (hop,))
+                break
+            callee = self.callee_function(call)
+            if callee is None or callee.is_async or callee is fn:
+                continue
+            inner = self.blocking_reach(callee)
+            if inner is not None:
+                hop = self.hop(fn, call, f"{fn.display}() calls {callee.display}()")
+                result = BlockingReach(inner.api, inner.callee, (hop, *inner.chain))
+                break
+        self._blocking[fn.qualname] = result
+        return result
+
+    # -- re-enters the loop --------------------------------------------------------------------
+    def loop_runner_reach(self, fn: FunctionFacts) -> Chain | None:
+        """A sync function that runs an event loop (``asyncio.run`` ...), with the chain."""
+        if fn.is_async:
+            return None
+        if fn.qualname in self._loop_runner:
+            return self._loop_runner[fn.qualname]
+        self._loop_runner[fn.qualname] = None
+        result: Chain | None = None
+        for call in sorted(fn.calls, key=lambda c: (c.span.line, c.span.column)):
+            if call.callee in LOOP_RUNNERS:
+                result = (self.hop(fn, call, LOOP_RUNNERS[call.callee]),)
+                break
+            callee = self.callee_function(call)
+            if callee is None or callee.is_async or callee is fn:
+                continue
+            inner = self.loop_runner_reach(callee)
+            if inner is not None:
+                hop = self.hop(fn, call, f"{fn.display}() calls {callee.display}()")
+                result = (hop, *inner)
+                break
+        self._loop_runner[fn.qualname] = result
+        return result
+
+    # -- locks -----------------------------------------------------------------------------------
+    def acquisitions(self, fn: FunctionFacts) -> dict[str, Acquisition]:
+        """Every lock ``fn`` acquires while it runs (on its own thread or task)."""
+        if fn.qualname in self._locks:
+            return self._locks[fn.qualname]
+        self._locks[fn.qualname] = {}
+        result: dict[str, Acquisition] = {}
+        path = self.path_of(fn)
+        for op in fn.lock_ops:
+            if op.lock.key not in result:
+                verb = "acquires" if op.form == "acquire" else f"takes ({op.form})"
+                result[op.lock.key] = Acquisition(
+                    op.lock, (Evidence(op.span, f"{verb} {op.lock.display} here", path),)
+                )
+        for call in sorted(fn.calls, key=lambda c: (c.span.line, c.span.column)):
+            callee = self.callee_function(call)
+            if callee is None or callee is fn or not self.runs_synchronously(call, callee):
+                continue
+            same_instance = self.is_self_call(fn, call)
+            for key, acq in self.acquisitions(callee).items():
+                if key in result:
+                    continue
+                if not same_instance and self.is_instance_lock(acq.lock):
+                    continue
+                hop = self.hop(fn, call, f"{fn.display}() calls {callee.display}()")
+                result[key] = Acquisition(acq.lock, (hop, *acq.chain))
+        self._locks[fn.qualname] = result
+        return result
+
+    def is_self_call(self, fn: FunctionFacts, call: CallSite) -> bool:
+        func = call.node.func
+        if not isinstance(func, ast.Attribute):
+            return True  # a plain function call: module-level locks are shared anyway
+        receiver = func.value
+        return (
+            isinstance(receiver, ast.Name)
+            and fn.scope.self_name is not None
+            and receiver.id == fn.scope.self_name
+        )
+
+    def is_instance_lock(self, lock: LockRef) -> bool:
+        owner, _, attr = lock.key.rpartition(".")
+        for module in self.modules.values():
+            cls = module.classes.get(owner)
+            if cls is not None:
+                return attr in cls.instance_attrs
+        return False
+
+    def is_non_reentrant(self, lock: LockRef) -> bool:
+        if lock.primitive.reentrant:
+            return False
+        if lock.primitive.family == "semaphore":
+            return any(lock.key in m.binary_semaphores for m in self.modules.values())
+        return True
+
+
+def sorted_calls(fn: FunctionFacts, predicate: Callable[[CallSite], bool]) -> list[CallSite]:
+    return sorted(
+        (c for c in fn.calls if predicate(c)), key=lambda c: (c.span.line, c.span.column)
+    )
