@@ -38,6 +38,7 @@ LockForm = Literal["with", "async with", "acquire"]
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _MODULE_SCOPE = "<module>"
+_PATH_TYPES = frozenset({"pathlib.Path", "pathlib.PurePath"})
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,12 @@ class Scope:
             return None
         if isinstance(node, ast.Call):
             return self.type_of_call(node)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            # ``base / "name"`` (and ``"dir" / base``) is still a path.
+            for side in (node.left, node.right):
+                side_type = self.type_of(side)
+                if side_type in _PATH_TYPES:
+                    return side_type
         return None
 
     def _type_of_name(self, name: str) -> str | None:
@@ -640,7 +647,8 @@ class _FunctionBuilder:
     # -- locals --------------------------------------------------------------------------------
     def _prescan_locals(self, scope: Scope, body: list[ast.stmt]) -> None:
         """Local names, local types and nested defs, flow-insensitively (first typed binding)."""
-        stack: list[ast.AST] = list(body)
+        # Source order, so that ``b = a / "x"`` sees the type an earlier line gave ``a``.
+        stack: list[ast.AST] = list(reversed(body))
         while stack:
             node = stack.pop()
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -674,7 +682,7 @@ class _FunctionBuilder:
                 scope.local_names.add(node.name)
             elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
                 scope.local_names.add(node.target.id)
-            stack.extend(ast.iter_child_nodes(node))
+            stack.extend(reversed(list(ast.iter_child_nodes(node))))
         global_names: set[str] = set()
         for node in body:
             for sub in ast.walk(node):
@@ -730,6 +738,10 @@ class _FunctionBuilder:
                 held = tuple(h for h in held if h.lock.key != released)
                 continue
             self._visit_statement(fn, stmt, held, in_loop, prefix, class_qualname)
+            if isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+                # ``acquire(); try: ... finally: release()``: not held after the ``try``.
+                freed = {self._statement_release(fn, s) for s in stmt.finalbody}
+                held = tuple(h for h in held if h.lock.key not in freed)
 
     def _visit_statement(
         self,

@@ -40,6 +40,8 @@ _CONDITION_WAITS = frozenset(
         "trio.Condition.wait",
     }
 )
+# Waits that release the (thread) condition they are called on while they block.
+_RELEASING_WAITS = frozenset({"threading.Condition.wait", "threading.Condition.wait_for"})
 # Functions that exist to acquire (their caller releases): Lock wrappers, context managers.
 _ACQUIRING_FUNCTIONS = frozenset({"acquire", "__enter__", "__aenter__", "lock", "_acquire"})
 
@@ -58,15 +60,27 @@ def _thread_locks_used_with_blocking(ctx: RuleContext) -> dict[str, Evidence]:
             if not call.held:
                 continue
             api = ctx.program.blocking_api(call)
+            # ``cond.wait()`` releases the condition while it blocks.
+            released: str | None = None
             if api is None:
                 callee = ctx.program.callee_function(call)
                 reach = ctx.program.blocking_reach(callee) if callee else None
                 if reach is None:
                     continue
                 what = f"{call.text}() {reach.api.what}"
+                if reach.callee in _RELEASING_WAITS:
+                    released = "any condition"  # a helper waits on some condition: not sure
             else:
                 what = f"{call.text}() {api.what}"
+                if call.callee in _RELEASING_WAITS and isinstance(call.node.func, ast.Attribute):
+                    own = fn.scope.lock_ref(call.node.func.value)
+                    released = own.key if own is not None else "any condition"
             for held in call.held:
+                if released is not None and (
+                    held.lock.key == released
+                    or (released == "any condition" and held.lock.primitive.family == "condition")
+                ):
+                    continue
                 if _is_thread_lock(held.lock) and held.lock.key not in result:
                     result[held.lock.key] = Evidence(
                         call.span,

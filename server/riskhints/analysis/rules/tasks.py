@@ -105,10 +105,18 @@ def _declared_global(fn: FunctionFacts, name: str) -> bool:
 def _retains(
     ctx: RuleContext, fn: FunctionFacts, node: ast.Name, parents: dict[int, ast.AST]
 ) -> bool:
-    """Does this use of the task variable keep (or await) the task?"""
+    """Does this use of the task variable keep (or await) the task, or end its life?"""
+    if _in_nested_scope(fn, node, parents):
+        return True  # a closure captures the task: whoever keeps the closure keeps the task
     parent = parents.get(id(node))
     if isinstance(parent, ast.Attribute):
-        return False  # t.get_name(), t.add_done_callback(...), t.cancel()
+        grand = parents.get(id(parent))
+        if isinstance(grand, ast.Call) and grand.func is parent:
+            # ``t.get_name()`` and ``t.add_done_callback(cb)`` look at the task and let it go;
+            # ``t.cancel()`` ends it (typically in a ``finally``), so nothing is left running.
+            return parent.attr == "cancel"
+        # A bound method handed on (``loop.call_later(5, t.cancel)``) holds the task.
+        return isinstance(grand, (ast.Call, ast.keyword, ast.Assign, ast.Return))
     if isinstance(parent, ast.FormattedValue):
         return False
     if isinstance(parent, ast.Call) and node is not parent.func:
@@ -122,6 +130,15 @@ def _retains(
                 return False
         return True
     return True
+
+
+def _in_nested_scope(fn: FunctionFacts, node: ast.AST, parents: dict[int, ast.AST]) -> bool:
+    current = parents.get(id(node))
+    while current is not None and current is not fn.node:
+        if isinstance(current, (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef)):
+            return True
+        current = parents.get(id(current))
+    return False
 
 
 def _parent_map(fn: FunctionFacts) -> dict[int, ast.AST]:

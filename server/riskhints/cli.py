@@ -1,0 +1,261 @@
+"""The command line: ``riskhints check``, ``riskhints rules`` — the same engine as the server.
+
+Exit codes: 0 no findings (or ``--exit-zero``), 1 findings, 2 usage, configuration or internal
+error. Reports go to stdout (or ``--output``); progress and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+from . import __version__
+from .analysis import AnalysisOptions, Finding, Severity, Span, analyze_bytes
+from .analysis.rules.meta import NOT_ANALYSED
+from .cache import FindingsCache
+from .config import (
+    ConfigError,
+    Settings,
+    find_pyproject,
+    load_config_file,
+    load_pyproject,
+    parse_settings,
+)
+from .discovery import discover
+from .output import FORMATS, render
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+_PARALLEL_THRESHOLD = 48  # below this many files a process pool costs more than it saves
+_PROGRESS_THRESHOLD = 200
+
+
+class _UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="riskhints",
+        description="Flags the concurrency hazards that AI-written Python gets wrong.",
+    )
+    parser.add_argument("--version", action="version", version=f"riskhints {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = commands.add_parser("check", help="analyse files and report findings")
+    check.add_argument("paths", nargs="*", type=Path, help="files or folders (default: .)")
+    check.add_argument("--format", choices=FORMATS, default="text", help="report format")
+    check.add_argument("-o", "--output", type=Path, help="write the report to a file")
+    check.add_argument("--select", action="append", default=[], metavar="IDS",
+                       help="only these rule ids or prefixes, comma-separated (RH2,RH101)")
+    check.add_argument("--ignore", action="append", default=[], metavar="IDS",
+                       help="skip these rule ids or prefixes, comma-separated")
+    check.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings")
+    check.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
+                       help="worker processes (default: one per core for large trees)")
+    check.add_argument("--config", type=Path, metavar="FILE",
+                       help="pyproject.toml or riskhints.toml to read settings from")
+    check.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    check.add_argument("--cache-dir", type=Path, metavar="DIR",
+                       help="cache folder (default: .riskhints/cache in the project root)")
+    check.add_argument("--quiet", "-q", action="store_true", help="no progress or summary")
+
+    rules = commands.add_parser("rules", help="print the rule catalogue")
+    rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0) and EXIT_ERROR
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "check": run_check,
+        "rules": run_rules,
+    }
+    try:
+        return handlers[args.command](args)
+    except (ConfigError, _UsageError) as error:
+        _err(f"error: {error}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_ERROR
+    except Exception:  # an internal error is reported, with exit code 2, never a bare crash
+        _err("internal error, please report it with this traceback:")
+        traceback.print_exc(file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(f"riskhints: {message}\n")
+
+
+def _split_ids(values: Iterable[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def load_settings(args: argparse.Namespace, start: Path) -> tuple[Settings, Path]:
+    """Settings for a run and the project root (the folder of the pyproject we used)."""
+    if args.config is not None:
+        if not args.config.is_file():
+            raise _UsageError(f"--config {args.config}: no such file")
+        settings = load_config_file(args.config)
+        root = args.config.resolve().parent
+    else:
+        pyproject = find_pyproject(start)
+        settings = load_pyproject(pyproject) if pyproject else Settings()
+        root = pyproject.parent if pyproject else Path.cwd()
+    overrides: dict[str, object] = {}
+    if args.select:
+        overrides["select"] = _split_ids(args.select)
+    if args.ignore:
+        overrides["ignore"] = [*settings.ignore, *_split_ids(args.ignore)]
+    if overrides:
+        settings = parse_settings(overrides, "command line", settings)
+    return settings, root
+
+
+def run_check(args: argparse.Namespace) -> int:
+    paths: list[Path] = args.paths or [Path(".")]
+    for path in paths:
+        if not path.exists():
+            raise _UsageError(f"{path}: no such file or folder")
+    settings, root = load_settings(args, paths[0])
+    if args.no_cache:
+        settings = replace(settings, cache=False)
+    files = discover(paths, root, settings.exclude)
+    options = settings.analysis_options()
+    cache_dir = None
+    if settings.cache:
+        cache_dir = args.cache_dir or (root / ".riskhints" / "cache")
+    jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+    show_progress = (not args.quiet) and sys.stderr.isatty() and len(files) >= _PROGRESS_THRESHOLD
+    findings = check_files(files, options, cache_dir, jobs, show_progress)
+    report = render(args.format, findings, len(files))
+    if args.output is not None:
+        args.output.write_text(report, encoding="utf-8")
+        if not args.quiet:
+            _err(f"wrote {args.format} report to {args.output} ({len(findings)} findings)")
+    elif args.quiet and args.format == "text":
+        sys.stdout.write("".join(line + "\n" for line in report.splitlines()[:-1]))
+    else:
+        sys.stdout.write(report)
+    if findings and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def display_path(path: Path) -> str:
+    """Relative to the working directory when possible: no absolute paths in reports."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def check_files(
+    files: Sequence[Path],
+    options: AnalysisOptions,
+    cache_dir: Path | None,
+    jobs: int = 1,
+    show_progress: bool = False,
+) -> list[Finding]:
+    work = [(str(path), display_path(path)) for path in files]
+    results: list[list[Finding]] = []
+    if jobs > 1 and len(work) >= _PARALLEL_THRESHOLD:
+        chunk = max(1, len(work) // (jobs * 8))
+        batches = [work[i : i + chunk] for i in range(0, len(work), chunk)]
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_check_batch, batch, options, cache_dir) for batch in batches]
+            with _progress(len(work), show_progress) as advance:
+                for future, batch in zip(futures, batches):
+                    results.extend(future.result())
+                    advance(len(batch))
+    else:
+        with _progress(len(work), show_progress) as advance:
+            for item in work:
+                results.extend(_check_batch([item], options, cache_dir))
+                advance(1)
+    findings = [f for per_file in results for f in per_file]
+    findings.sort(key=Finding.sort_key)
+    return findings
+
+
+def _check_batch(
+    batch: Sequence[tuple[str, str]], options: AnalysisOptions, cache_dir: Path | None
+) -> list[list[Finding]]:
+    cache = FindingsCache(cache_dir, options.fingerprint()) if cache_dir is not None else None
+    out: list[list[Finding]] = []
+    for real, shown in batch:
+        out.append(_check_one(real, shown, options, cache))
+    return out
+
+
+def _check_one(
+    real: str, shown: str, options: AnalysisOptions, cache: FindingsCache | None
+) -> list[Finding]:
+    try:
+        data = Path(real).read_bytes()
+    except OSError as error:
+        return [
+            Finding(NOT_ANALYSED, Severity.WARNING, shown, Span(1, 0, 1, 0),
+                    f"not analysed: cannot read the file ({error.strerror})")
+        ]
+    key = cache.key(shown, data) if cache is not None else ""
+    if cache is not None:
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+    findings = analyze_bytes(data, shown, options)
+    if cache is not None:
+        cache.put(key, findings)
+    return findings
+
+
+class _progress:
+    """A rich progress bar on a terminal for long runs; a no-op otherwise."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled
+        self._progress: object | None = None
+
+    def __enter__(self) -> Callable[[int], None]:
+        if not self.enabled:
+            return lambda _n: None
+        from rich.progress import Progress
+
+        progress = Progress(transient=True, console=_stderr_console())
+        progress.start()
+        task = progress.add_task("checking", total=self.total)
+        self._progress = progress
+        return lambda n: progress.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()  # type: ignore[attr-defined]
+
+
+def _stderr_console() -> object:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def run_rules(args: argparse.Namespace) -> int:
+    from .docs import rules_json, rules_markdown, rules_text
+
+    renderers = {"text": rules_text, "json": rules_json, "markdown": rules_markdown}
+    sys.stdout.write(renderers[args.format]())
+    return EXIT_CLEAN

@@ -1,0 +1,183 @@
+"""One typed settings model, read from ``[tool.riskhints]`` in ``pyproject.toml`` (kebab-case
+keys, like ruff), and later from the editor (camelCase keys on the wire).
+
+Sources, lowest first: defaults < pyproject < initializationOptions < workspace/configuration.
+An unknown key or a bad value is a :class:`ConfigError` naming the key and where it came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .analysis import AnalysisOptions, Severity
+from .analysis.suppressions import is_valid_rule_id
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    ".git",
+    ".hg",
+    ".svn",
+    ".venv",
+    "venv",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".riskhints",
+    "__pycache__",
+    "node_modules",
+    "site-packages",
+    "build",
+    "dist",
+)
+
+_RULE_PREFIX = re.compile(r"^RH\d{0,3}$")
+
+
+class ConfigError(ValueError):
+    """A bad setting: the message names the key and the file (or source) it came from."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    severity: Mapping[str, Severity] = field(default_factory=dict)
+    exclude: tuple[str, ...] = ()
+    extra_blocking_calls: tuple[str, ...] = ()
+    cache: bool = True
+
+    def analysis_options(self) -> AnalysisOptions:
+        return AnalysisOptions(
+            select=self.select,
+            ignore=self.ignore,
+            severity=dict(self.severity),
+            extra_blocking_calls=frozenset(self.extra_blocking_calls),
+        )
+
+    def merged(self, overrides: Mapping[str, Any], source: str) -> Settings:
+        """A copy with ``overrides`` (snake_case keys, already validated) applied."""
+        return dataclasses.replace(self, **dict(overrides))
+
+
+def _field_names() -> dict[str, str]:
+    """Accepted spellings (kebab, camel, snake) -> field name."""
+    names: dict[str, str] = {}
+    for f in dataclasses.fields(Settings):
+        snake = f.name
+        names[snake] = snake
+        names[snake.replace("_", "-")] = snake
+        head, *rest = snake.split("_")
+        names[head + "".join(part.title() for part in rest)] = snake
+    return names
+
+
+def parse_settings(raw: Mapping[str, Any], source: str, base: Settings | None = None) -> Settings:
+    """Validate a mapping of settings (any key spelling) and apply it on top of ``base``."""
+    spellings = _field_names()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = spellings.get(key)
+        if name is None:
+            known = ", ".join(sorted(f.name.replace("_", "-") for f in dataclasses.fields(Settings)))
+            raise ConfigError(f"{source}: unknown key '{key}' (known keys: {known})")
+        values[name] = _validate(name, key, value, source)
+    return (base or Settings()).merged(values, source)
+
+
+def _string_list(key: str, value: Any, source: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{source}: '{key}' must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _validate(name: str, key: str, value: Any, source: str) -> Any:
+    if name in ("select", "ignore"):
+        ids = _string_list(key, value, source)
+        for rule_id in ids:
+            if not _RULE_PREFIX.match(rule_id):
+                raise ConfigError(
+                    f"{source}: '{key}' has {rule_id!r}, which is not a rule id or prefix "
+                    f"(like RH203 or RH2)"
+                )
+        return ids
+    if name in ("exclude", "extra_blocking_calls"):
+        return _string_list(key, value, source)
+    if name == "severity":
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{source}: '{key}' must be a table of rule id = severity")
+        parsed: dict[str, Severity] = {}
+        for rule_id, level in value.items():
+            if not is_valid_rule_id(str(rule_id)):
+                raise ConfigError(f"{source}: '{key}.{rule_id}' is not a rule id (like RH203)")
+            try:
+                parsed[str(rule_id)] = Severity.parse(str(level))
+            except ValueError as error:
+                raise ConfigError(f"{source}: '{key}.{rule_id}': {error}") from None
+        return parsed
+    if name == "cache":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: '{key}' must be true or false, got {value!r}")
+        return value
+    raise ConfigError(f"{source}: '{key}' is not supported")  # pragma: no cover
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest ``pyproject.toml`` at or above ``start`` that has a ``[tool.riskhints]``
+    table (or the nearest one at all, which then gives the project root)."""
+    start = start.resolve()
+    folder = start if start.is_dir() else start.parent
+    nearest: Path | None = None
+    for candidate in (folder, *folder.parents):
+        path = candidate / "pyproject.toml"
+        if path.is_file():
+            nearest = nearest or path
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue
+            if "riskhints" in data.get("tool", {}):
+                return path
+    return nearest
+
+
+def load_pyproject(path: Path, base: Settings | None = None) -> Settings:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML ({error})") from None
+    table = data.get("tool", {}).get("riskhints", {})
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{path}: [tool.riskhints] must be a table")
+    return parse_settings(table, f"{path} [tool.riskhints]", base)
+
+
+def load_config_file(path: Path) -> Settings:
+    """``--config FILE``: a pyproject.toml, or a riskhints.toml holding the table at top level."""
+    if path.name == "pyproject.toml":
+        return load_pyproject(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML ({error})") from None
+    table = data.get("tool", {}).get("riskhints", data) if "tool" in data else data
+    return parse_settings(table, str(path))

@@ -1,0 +1,106 @@
+"""Which files ``riskhints check`` looks at.
+
+Directories are walked for ``*.py`` files, skipping the default excludes (virtualenvs, caches,
+build output), the configured ``exclude`` globs, and whatever ``.gitignore`` ignores (asked of
+git itself when the folder is in a work tree, with a small built-in matcher otherwise). Files
+named explicitly on the command line are always checked, like ruff does.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import subprocess
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .config import DEFAULT_EXCLUDES
+
+_GIT_TIMEOUT_S = 20
+
+
+def discover(paths: Iterable[Path], root: Path, exclude: Iterable[str]) -> list[Path]:
+    patterns = tuple(exclude)
+    found: dict[Path, None] = {}
+    for path in paths:
+        if path.is_file():
+            found[path] = None
+            continue
+        if not path.is_dir():
+            continue
+        # A folder named on the command line is checked even when it matches an exclude
+        # pattern itself (``riskhints check fixtures``); patterns still apply inside it.
+        base = path if _excluded(_relative(path, root), patterns) else root
+        candidates = [c for c in _walk(path) if not _excluded(_relative(c, base), patterns)]
+        ignored = _git_ignored(path, candidates)
+        for candidate in candidates:
+            if candidate not in ignored:
+                found[candidate] = None
+    return sorted(found)
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    for current, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in DEFAULT_EXCLUDES and not d.endswith(".egg-info"))
+        for name in sorted(files):
+            if name.endswith(".py"):
+                yield Path(current) / name
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _excluded(relative: str, patterns: tuple[str, ...]) -> bool:
+    parts = relative.split("/")
+    for pattern in patterns:
+        pattern = pattern.rstrip("/")
+        if fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(relative, pattern + "/*"):
+            return True
+        # A bare name ("fixtures", "*_pb2.py") matches any path component, like .gitignore.
+        if "/" not in pattern and any(fnmatch.fnmatch(part, pattern) for part in parts):
+            return True
+    return False
+
+
+def _git_ignored(folder: Path, candidates: list[Path]) -> set[Path]:
+    """The candidates that ``.gitignore`` rules ignore, asked of git in one call; without git,
+    or outside a work tree, the folder's own ``.gitignore`` is matched by hand."""
+    if not candidates:
+        return set()
+    payload = b"\0".join(os.fsencode(c.resolve()) for c in candidates) + b"\0"
+    try:
+        result = subprocess.run(
+            ["git", "check-ignore", "--no-index", "--stdin", "-z"],
+            cwd=folder,
+            input=payload,
+            capture_output=True,
+            timeout=_GIT_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return _gitignore_fallback(folder, candidates)
+    # 0: some ignored, 1: none ignored, 128: not a work tree (or another fatal error).
+    if result.returncode not in (0, 1):
+        return _gitignore_fallback(folder, candidates)
+    ignored_names = {os.fsdecode(raw) for raw in result.stdout.split(b"\0") if raw}
+    return {c for c in candidates if str(c.resolve()) in ignored_names}
+
+
+def _gitignore_fallback(folder: Path, candidates: list[Path]) -> set[Path]:
+    gitignore = folder / ".gitignore"
+    if not gitignore.is_file():
+        return set()
+    try:
+        lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return set()
+    patterns = tuple(
+        line.strip().lstrip("/")
+        for line in lines
+        if line.strip() and not line.startswith("#") and not line.startswith("!")
+    )
+    return {c for c in candidates if _excluded(_relative(c, folder), patterns)}
