@@ -23,4 +23,6 @@ def expected_findings(text: str) -> set[tuple[int, str]]:
 
 
 def fixture_files() -> list[Path]:
-    return sorted(p for p in FIXTURES.rglob("*.py") if "projects" not in p.relative_to(FIXTURES).parts)
+    return sorted(
+        p for p in FIXTURES.rglob("*.py") if "projects" not in p.relative_to(FIXTURES).parts
+    )

@@ -51,18 +51,42 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="*", type=Path, help="files or folders (default: .)")
     check.add_argument("--format", choices=FORMATS, default="text", help="report format")
     check.add_argument("-o", "--output", type=Path, help="write the report to a file")
-    check.add_argument("--select", action="append", default=[], metavar="IDS",
-                       help="only these rule ids or prefixes, comma-separated (RH2,RH101)")
-    check.add_argument("--ignore", action="append", default=[], metavar="IDS",
-                       help="skip these rule ids or prefixes, comma-separated")
+    check.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="IDS",
+        help="only these rule ids or prefixes, comma-separated (RH2,RH101)",
+    )
+    check.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="IDS",
+        help="skip these rule ids or prefixes, comma-separated",
+    )
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings")
-    check.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
-                       help="worker processes (default: one per core for large trees)")
-    check.add_argument("--config", type=Path, metavar="FILE",
-                       help="pyproject.toml or riskhints.toml to read settings from")
+    check.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=0,
+        metavar="N",
+        help="worker processes (default: one per core for large trees)",
+    )
+    check.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="pyproject.toml or riskhints.toml to read settings from",
+    )
     check.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    check.add_argument("--cache-dir", type=Path, metavar="DIR",
-                       help="cache folder (default: .riskhints/cache in the project root)")
+    check.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="cache folder (default: .riskhints/cache in the project root)",
+    )
     check.add_argument("--quiet", "-q", action="store_true", help="no progress or summary")
 
     rules = commands.add_parser("rules", help="print the rule catalogue")
@@ -179,7 +203,7 @@ def check_files(
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             futures = [pool.submit(_check_batch, batch, options, cache_dir) for batch in batches]
             with _progress(len(work), show_progress) as advance:
-                for future, batch in zip(futures, batches):
+                for future, batch in zip(futures, batches, strict=True):
                     results.extend(future.result())
                     advance(len(batch))
     else:
@@ -209,8 +233,13 @@ def _check_one(
         data = Path(real).read_bytes()
     except OSError as error:
         return [
-            Finding(NOT_ANALYSED, Severity.WARNING, shown, Span(1, 0, 1, 0),
-                    f"not analysed: cannot read the file ({error.strerror})")
+            Finding(
+                NOT_ANALYSED,
+                Severity.WARNING,
+                shown,
+                Span(1, 0, 1, 0),
+                f"not analysed: cannot read the file ({error.strerror})",
+            )
         ]
     key = cache.key(shown, data) if cache is not None else ""
     if cache is not None:
@@ -234,9 +263,10 @@ class _progress:
     def __enter__(self) -> Callable[[int], None]:
         if not self.enabled:
             return lambda _n: None
+        from rich.console import Console
         from rich.progress import Progress
 
-        progress = Progress(transient=True, console=_stderr_console())
+        progress = Progress(transient=True, console=Console(stderr=True))
         progress.start()
         task = progress.add_task("checking", total=self.total)
         self._progress = progress
@@ -245,12 +275,6 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()  # type: ignore[attr-defined]
-
-
-def _stderr_console() -> object:
-    from rich.console import Console
-
-    return Console(stderr=True)
 
 
 def run_rules(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from .analysis.suppressions import is_valid_rule_id
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
 
 DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".git",
@@ -90,7 +90,9 @@ def parse_settings(raw: Mapping[str, Any], source: str, base: Settings | None = 
     for key, value in raw.items():
         name = spellings.get(key)
         if name is None:
-            known = ", ".join(sorted(f.name.replace("_", "-") for f in dataclasses.fields(Settings)))
+            known = ", ".join(
+                sorted(f.name.replace("_", "-") for f in dataclasses.fields(Settings))
+            )
             raise ConfigError(f"{source}: unknown key '{key}' (known keys: {known})")
         values[name] = _validate(name, key, value, source)
     return (base or Settings()).merged(values, source)

@@ -41,7 +41,9 @@ def discover(paths: Iterable[Path], root: Path, exclude: Iterable[str]) -> list[
 
 def _walk(folder: Path) -> Iterator[Path]:
     for current, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in DEFAULT_EXCLUDES and not d.endswith(".egg-info"))
+        dirs[:] = sorted(
+            d for d in dirs if d not in DEFAULT_EXCLUDES and not d.endswith(".egg-info")
+        )
         for name in sorted(files):
             if name.endswith(".py"):
                 yield Path(current) / name

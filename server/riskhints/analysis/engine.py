@@ -71,6 +71,11 @@ def decode_source(data: bytes) -> str:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:
+        # detect_encoding also fails on undecodable bytes in the first two lines.
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as decode_error:
+            raise ValueError(f"not valid utf-8 text ({decode_error})") from None
         raise ValueError(f"bad encoding declaration: {error.msg}") from None
     try:
         text = data.decode(encoding)
@@ -96,8 +101,9 @@ def parse_source(text: str, path: str, module: str | None = None) -> ParsedModul
     problem: Finding | None = None
     if result.problem is not None:
         rule_id = SYNTAX_ERROR if result.problem.kind == "syntax" else NOT_ANALYSED
-        span = Span(result.problem.line, result.problem.column, result.problem.line,
-                    result.problem.column)
+        span = Span(
+            result.problem.line, result.problem.column, result.problem.line, result.problem.column
+        )
         note = ""
         if result.set_aside:
             ranges = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in result.set_aside)
@@ -202,8 +208,9 @@ def finalize(
                 continue
             line = finding.span.line
             candidates = [by_line.get(line), by_line.get(heads.get(line, line))] + whole
-            if any(s is not None and (s.rules is None or finding.rule in s.rules)
-                   for s in candidates):
+            if any(
+                s is not None and (s.rules is None or finding.rule in s.rules) for s in candidates
+            ):
                 continue
             kept.append(finding)
         findings = kept

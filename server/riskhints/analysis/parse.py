@@ -46,7 +46,9 @@ def parse_module(text: str, filename: str = "<unknown>") -> ParseResult:
     set_aside: list[tuple[int, int]] = []
     error_line = first.line
     for _ in range(_MAX_RECOVERIES):
-        region = _region(lines, error_line, widen=any(r[0] <= error_line <= r[1] for r in set_aside))
+        region = _region(
+            lines, error_line, widen=any(r[0] <= error_line <= r[1] for r in set_aside)
+        )
         if region is None:
             break
         start, end = region
@@ -141,8 +143,10 @@ def _block_end(lines: list[str], start: int, indent: int, at_least: int) -> int:
     end = max(start, at_least) + 1
     while end < len(lines):
         line = lines[end]
-        if _is_code(line) and _indent(line) <= indent and not line.lstrip().startswith(
-            (")", "]", "}")
+        if (
+            _is_code(line)
+            and _indent(line) <= indent
+            and not line.lstrip().startswith((")", "]", "}"))
         ):
             break
         end += 1

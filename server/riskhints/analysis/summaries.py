@@ -19,6 +19,7 @@ from .facts import CallSite, FunctionFacts, LockRef, ModuleFacts
 from .finding import Evidence
 from .knowledge import blocking
 from .knowledge.blocking import BlockingApi
+from .knowledge.primitives import CALLBACK_PARAMS, THREAD_RUNNERS
 
 Chain = tuple[Evidence, ...]
 
@@ -82,6 +83,7 @@ class Program:
         self._blocking: dict[str, BlockingReach | None] = {}
         self._loop_runner: dict[str, Chain | None] = {}
         self._locks: dict[str, dict[str, Acquisition]] = {}
+        self._thread_entries: dict[str, Evidence] | None = None
 
     # -- lookup ------------------------------------------------------------------------------
     def function(self, qualname: str | None) -> FunctionFacts | None:
@@ -209,14 +211,15 @@ class Program:
 
     # -- locks -----------------------------------------------------------------------------------
     def acquisitions(self, fn: FunctionFacts) -> dict[str, Acquisition]:
-        """Every lock ``fn`` acquires while it runs (on its own thread or task)."""
+        """Every lock ``fn`` may wait for while it runs (on its own thread or task); try-locks
+        (``acquire(blocking=False)``) never wait, so they are left out."""
         if fn.qualname in self._locks:
             return self._locks[fn.qualname]
         self._locks[fn.qualname] = {}
         result: dict[str, Acquisition] = {}
         path = self.path_of(fn)
         for op in fn.lock_ops:
-            if op.lock.key not in result:
+            if op.lock.key not in result and not op.is_try_acquire:
                 verb = "acquires" if op.form == "acquire" else f"takes ({op.form})"
                 result[op.lock.key] = Acquisition(
                     op.lock, (Evidence(op.span, f"{verb} {op.lock.display} here", path),)
@@ -261,6 +264,39 @@ class Program:
         if lock.primitive.family == "semaphore":
             return any(lock.key in m.binary_semaphores for m in self.modules.values())
         return True
+
+    # -- runs in a thread ----------------------------------------------------------------------
+    def thread_entry_points(self) -> dict[str, Evidence]:
+        """Functions handed to something that runs them in another thread (``Thread(target=)``,
+        ``executor.submit``, ``asyncio.to_thread``, ``run_in_executor`` ...), with where."""
+        if self._thread_entries is not None:
+            return self._thread_entries
+        entries: dict[str, Evidence] = {}
+        for fn in self.iter_functions():
+            for call in fn.calls:
+                if call.callee not in THREAD_RUNNERS:
+                    continue
+                param = CALLBACK_PARAMS.get(call.callee)
+                candidates = list(call.node.args[:2]) + [
+                    kw.value for kw in call.node.keywords if param and kw.arg == param.keyword
+                ]
+                for argument in candidates:
+                    target = fn.scope.qualify(argument)
+                    if target is None and isinstance(argument, ast.Call):
+                        if fn.scope.qualify(argument.func) == "functools.partial" and argument.args:
+                            target = fn.scope.qualify(argument.args[0])
+                    found = self.function(target)
+                    if found is not None and not found.is_async:
+                        entries.setdefault(
+                            found.qualname,
+                            self.hop(fn, call, f"{call.text}() runs {found.display}() in a thread"),
+                        )
+        self._thread_entries = entries
+        return entries
+
+    def runs_in_thread(self, fn: FunctionFacts) -> Evidence | None:
+        """Where ``fn`` is started in a worker thread, if it is (directly, not via callers)."""
+        return self.thread_entry_points().get(fn.qualname)
 
 
 def sorted_calls(fn: FunctionFacts, predicate: Callable[[CallSite], bool]) -> list[CallSite]:

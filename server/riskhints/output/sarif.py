@@ -94,7 +94,11 @@ def _result(finding: Finding, index: dict[str, int]) -> dict[str, Any]:
         result["ruleIndex"] = index[finding.rule]
     if finding.evidence:
         result["relatedLocations"] = [
-            {**_location(hop.path or finding.path, hop.span), "id": i, "message": {"text": hop.message}}
+            {
+                **_location(hop.path or finding.path, hop.span),
+                "id": i,
+                "message": {"text": hop.message},
+            }
             for i, hop in enumerate(finding.evidence)
         ]
     return result

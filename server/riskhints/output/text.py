@@ -28,6 +28,10 @@ def summary_line(findings: Sequence[Finding], files_checked: int) -> str:
     if not findings:
         return f"All clear: no findings in {files}."
     counts = Counter(f.severity.label for f in findings)
-    parts = [f"{counts[label]} {label}" for label in ("error", "warning", "info", "hint") if counts[label]]
+    parts = [
+        f"{counts[label]} {label}"
+        for label in ("error", "warning", "info", "hint")
+        if counts[label]
+    ]
     total = len(findings)
     return f"Found {total} finding{'s' if total != 1 else ''} ({', '.join(parts)}) in {files}."

@@ -1,0 +1,23 @@
+"""``docs/rules.md`` is generated from the rule registry; it must not drift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from riskhints.analysis.rules import all_rules
+from riskhints.docs import rules_markdown
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
+
+
+def test_rules_doc_is_up_to_date() -> None:
+    assert DOC.read_text(encoding="utf-8") == rules_markdown(), (
+        "docs/rules.md is stale: run `make docs`"
+    )
+
+
+def test_every_rule_is_documented_with_an_explanation() -> None:
+    for spec in all_rules():
+        assert len(spec.doc) > 80, f"{spec.id} needs a docstring explaining the hazard"
+        assert spec.summary.endswith("."), spec.id
+        assert f'<a id="{spec.anchor}"></a>' in rules_markdown()
