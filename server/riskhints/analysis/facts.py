@@ -17,7 +17,7 @@ import ast
 import builtins
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from .finding import Span
 from .knowledge.primitives import (
@@ -31,14 +31,16 @@ from .knowledge.primitives import (
 from .positions import Positions
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
-Usage = Literal[
-    "discarded", "awaited", "assigned", "condition", "argument", "returned", "other"
-]
+Usage = Literal["discarded", "awaited", "assigned", "condition", "argument", "returned", "other"]
 LockForm = Literal["with", "async with", "acquire"]
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
+# ``try`` and, on 3.11+, ``try``/``except*``: the same fields, so handled as one.
+TRY_NODES = cast("tuple[type[ast.Try], ...]", (ast.Try, getattr(ast, "TryStar", ast.Try)))
 _MODULE_SCOPE = "<module>"
 _PATH_TYPES = frozenset({"pathlib.Path", "pathlib.PurePath"})
+# Subscripted annotations from these name containers or callables, not the value's own class.
+_CONTAINER_MODULES = ("builtins.", "typing.", "typing_extensions.", "collections.")
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,25 @@ class LockOp:
     node: ast.AST
     released_on_all_paths: bool
     stmt: ast.stmt
+
+    @property
+    def is_try_acquire(self) -> bool:
+        """``acquire(blocking=False)`` / ``acquire(False)`` / ``acquire(timeout=0)``: fails at
+        once when the lock is taken, so it can neither deadlock nor wait for another holder."""
+        call = self.node
+        if self.form != "acquire" or not isinstance(call, ast.Call):
+            return False
+        if call.args and isinstance(call.args[0], ast.Constant) and call.args[0].value is False:
+            return True
+        return any(
+            (
+                kw.arg == "blocking"
+                and isinstance(kw.value, ast.Constant)
+                and kw.value.value is False
+            )
+            or (kw.arg == "timeout" and isinstance(kw.value, ast.Constant) and kw.value.value == 0)
+            for kw in call.keywords
+        )
 
 
 @dataclass
@@ -173,6 +194,24 @@ class ModuleFacts:
             pending.extend(cls.bases)
         return None
 
+    def attr_owner(self, class_qualname: str, attr: str) -> str:
+        """The class (this one or a base in this module) whose body or methods define ``attr``:
+        a lock created in a base's ``__init__`` is the same object in every subclass method."""
+        seen: set[str] = set()
+        pending = [class_qualname]
+        while pending:
+            current = pending.pop(0)
+            if current in seen:
+                continue
+            seen.add(current)
+            cls = self.classes.get(current)
+            if cls is None:
+                continue
+            if attr in cls.attr_types or attr in cls.instance_attrs:
+                return current
+            pending.extend(cls.bases)
+        return class_qualname
+
     def method(self, class_qualname: str, name: str) -> str | None:
         seen: set[str] = set()
         pending = [class_qualname]
@@ -252,6 +291,11 @@ class Scope:
             return self._type_of_name(node.id)
         if isinstance(node, ast.Attribute):
             owner = self.type_of(node.value)
+            if owner is None and isinstance(node.value, ast.Name):
+                # ``Cache._lock``: a class attribute read through the class itself.
+                named = self.qualify(node.value)
+                if named is not None and named in self.module_facts.classes:
+                    owner = named
             if owner is not None:
                 return self.module_facts.class_attr_type(owner, node.attr)
             return None
@@ -313,6 +357,13 @@ class Scope:
             outer = self.qualify(annotation.value)
             if outer in ("typing.Optional", "typing.Final", "typing.ClassVar"):
                 return self.annotation_type(annotation.slice)
+            if outer in ("typing.Annotated", "typing_extensions.Annotated"):
+                inner = annotation.slice
+                first = inner.elts[0] if isinstance(inner, ast.Tuple) and inner.elts else inner
+                return self.annotation_type(first)
+            # ``asyncio.Task[None]``, ``Future[int]``, ``queue.Queue[str]``: the generic class.
+            if outer is not None and not outer.startswith(_CONTAINER_MODULES):
+                return self.annotation_type(annotation.value)
             return None
         qualified = self.qualify(annotation)
         if qualified is None:
@@ -358,7 +409,7 @@ class Scope:
         if isinstance(node, ast.Attribute):
             owner = self.type_of(node.value)
             if owner is not None and owner in self.module_facts.classes:
-                return f"{owner}.{node.attr}"
+                return f"{self.module_facts.attr_owner(owner, node.attr)}.{node.attr}"
             base = self.storage_key(node.value) if owner is None else None
             if base is not None:
                 return f"{base}.{node.attr}"
@@ -515,7 +566,9 @@ def _collect_types(facts: ModuleFacts, module_scope: Scope, tree: ast.Module) ->
             self_name = _self_parameter(method)
             if self_name is None:
                 continue
-            method_scope = Scope(facts, f"{qualname}.{method.name}", qualname, self_name, module_scope)
+            method_scope = Scope(
+                facts, f"{qualname}.{method.name}", qualname, self_name, module_scope
+            )
             _bind_parameters(method_scope, method)
             for sub in ast.walk(method):
                 value: ast.AST | None = None
@@ -729,7 +782,10 @@ class _FunctionBuilder:
                 continue
             acquired = self._statement_acquire(fn, stmt, held, body, index)
             if acquired is not None:
-                self._visit_expressions(fn, stmt, stmt, held, in_loop)
+                if isinstance(stmt, ast.If):  # ``if not lock.acquire(...): return``
+                    self._visit_statement(fn, stmt, held, in_loop, prefix, class_qualname)
+                else:
+                    self._visit_expressions(fn, stmt, stmt, held, in_loop)
                 held = (*held, acquired)
                 continue
             released = self._statement_release(fn, stmt)
@@ -738,7 +794,7 @@ class _FunctionBuilder:
                 held = tuple(h for h in held if h.lock.key != released)
                 continue
             self._visit_statement(fn, stmt, held, in_loop, prefix, class_qualname)
-            if isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+            if isinstance(stmt, TRY_NODES):
                 # ``acquire(); try: ... finally: release()``: not held after the ``try``.
                 freed = {self._statement_release(fn, s) for s in stmt.finalbody}
                 held = tuple(h for h in held if h.lock.key not in freed)
@@ -787,7 +843,7 @@ class _FunctionBuilder:
             self._visit_block(fn, stmt.body, body_held, in_loop, prefix, class_qualname)
             self._visit_block(fn, stmt.orelse, held, in_loop, prefix, class_qualname)
             return
-        if isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+        if isinstance(stmt, TRY_NODES):
             self._finally_blocks.append(stmt.finalbody)
             try:
                 self._visit_block(fn, stmt.body, held, in_loop, prefix, class_qualname)
@@ -810,7 +866,9 @@ class _FunctionBuilder:
         self._visit_expressions(fn, stmt, stmt, held, in_loop)
 
     # -- explicit acquire()/release() ----------------------------------------------------------
-    def _acquire_call(self, fn: FunctionFacts, expr: ast.AST | None) -> tuple[LockRef, ast.Call] | None:
+    def _acquire_call(
+        self, fn: FunctionFacts, expr: ast.AST | None
+    ) -> tuple[LockRef, ast.Call] | None:
         if isinstance(expr, ast.Await):
             expr = expr.value
         if (
@@ -831,9 +889,13 @@ class _FunctionBuilder:
         body: list[ast.stmt],
         index: int,
     ) -> Held | None:
-        if not isinstance(stmt, ast.Expr):
+        if isinstance(stmt, ast.Expr):
+            found = self._acquire_call(fn, stmt.value)
+        elif isinstance(stmt, ast.If) and _exits_unless(stmt) is not None:
+            # ``if not lock.acquire(timeout=1): raise ...``: held by the statements after it.
+            found = self._acquire_call(fn, _exits_unless(stmt))
+        else:
             return None
-        found = self._acquire_call(fn, stmt.value)
         if found is None:
             return None
         lock, call = found
@@ -882,6 +944,9 @@ class _FunctionBuilder:
     ) -> None:
         """Record calls and awaits in ``root``, without entering nested scopes or statements."""
         parents: dict[int, ast.AST] = {}
+        if root is not stmt:
+            # ``if check():`` / ``while more():``: the statement is the parent of its test.
+            parents[id(root)] = stmt
         stack: list[ast.AST] = [root]
         while stack:
             node = stack.pop()
@@ -968,6 +1033,18 @@ def _usage(node: ast.AST, parent: ast.AST | None, parents: dict[int, ast.AST]) -
     ):
         return "condition"
     return "other"
+
+
+def _exits_unless(stmt: ast.If) -> ast.expr | None:
+    """``<test>`` of ``if not <test>: ... return`` (or raise/continue/break), with no ``else``."""
+    if (
+        isinstance(stmt.test, ast.UnaryOp)
+        and isinstance(stmt.test.op, ast.Not)
+        and not stmt.orelse
+        and isinstance(stmt.body[-1], (ast.Return, ast.Raise, ast.Continue, ast.Break))
+    ):
+        return stmt.test.operand
+    return None
 
 
 def _released_in_finally(fn: FunctionFacts, lock: LockRef, following: list[ast.stmt]) -> bool:

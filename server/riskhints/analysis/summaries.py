@@ -124,6 +124,22 @@ class Program:
             return None
         return fn
 
+    def initializer(self, call: CallSite) -> FunctionFacts | None:
+        """``Client(...)`` runs ``Client.__init__`` (or an inherited one) on the caller's thread.
+
+        Kept apart from :meth:`callee_function`: the new object's instance locks are not the
+        caller's, so lock summaries must not follow constructors the way they follow calls.
+        """
+        if call.callee is None or call.awaited:
+            return None
+        for module in self.modules.values():
+            if call.callee in module.classes:
+                init = self.function(module.method(call.callee, "__init__"))
+                if init is None or any(d not in TRANSPARENT_DECORATORS for d in init.decorators):
+                    return None
+                return init
+        return None
+
     def iter_functions(self) -> Iterator[FunctionFacts]:
         for _, fn in self._functions.values():
             yield fn
@@ -174,7 +190,7 @@ class Program:
                 hop = self.hop(fn, call, f"{call.text}() {api.what}")
                 result = BlockingReach(api, call.callee, (hop,))
                 break
-            callee = self.callee_function(call)
+            callee = self.callee_function(call) or self.initializer(call)
             if callee is None or callee.is_async or callee is fn:
                 continue
             inner = self.blocking_reach(callee)
@@ -300,6 +316,4 @@ class Program:
 
 
 def sorted_calls(fn: FunctionFacts, predicate: Callable[[CallSite], bool]) -> list[CallSite]:
-    return sorted(
-        (c for c in fn.calls if predicate(c)), key=lambda c: (c.span.line, c.span.column)
-    )
+    return sorted((c for c in fn.calls if predicate(c)), key=lambda c: (c.span.line, c.span.column))

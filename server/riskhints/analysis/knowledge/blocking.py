@@ -36,6 +36,12 @@ _JOIN = BlockingApi("waits for a thread", "await asyncio.to_thread(thread.join)"
 _IMPORT = BlockingApi("imports a module (disk I/O)", "import it at module load time")
 _MAIL = BlockingApi("does network I/O (SMTP)", "aiosmtplib, or await asyncio.to_thread(...)")
 
+
+def _words(*lines: str) -> list[str]:
+    """Method names written as space-separated words (keeps long tables readable)."""
+    return " ".join(lines).split()
+
+
 _HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request", "send")
 
 BLOCKING_CALLS: dict[str, BlockingApi] = {
@@ -59,6 +65,12 @@ BLOCKING_CALLS: dict[str, BlockingApi] = {
     "socket.create_connection": _NET,
     "socket.getaddrinfo": _NET,
     "socket.gethostbyname": _NET,
+    "socket.gethostbyname_ex": _NET,
+    "socket.gethostbyaddr": _NET,
+    "dns.resolver.resolve": _NET,
+    "dns.resolver.query": _NET,
+    "dns.resolver.Resolver.resolve": _NET,
+    "select.select": _NET,
     **{
         f"socket.socket.{m}": _NET
         for m in ("connect", "accept", "recv", "recv_into", "recvfrom", "send", "sendall", "sendto")
@@ -101,23 +113,39 @@ BLOCKING_CALLS: dict[str, BlockingApi] = {
     "shutil.copytree": _FS,
     "shutil.rmtree": _FS,
     "shutil.move": _FS,
+    "shutil.make_archive": _FS,
+    "shutil.unpack_archive": _FS,
+    "shutil.disk_usage": _FS,
+    **{
+        f"os.{m}": _FS
+        for m in _words("replace chmod chown truncate utime symlink link readlink lstat access")
+    },
+    "glob.glob": _FS,
+    "tempfile.mkstemp": _FS,
+    "tempfile.mkdtemp": _FS,
+    "tempfile.NamedTemporaryFile": _FILE,
+    "tempfile.TemporaryFile": _FILE,
+    "tempfile.TemporaryDirectory": _FS,
+    "tarfile.open": _FILE,
+    "zipfile.ZipFile": _FILE,
     **{
         f"os.path.{m}": _FS
-        for m in (
-            "exists", "isfile", "isdir", "islink", "getsize", "getmtime", "getatime",
-            "getctime", "samefile", "realpath", "lexists", "ismount",
+        for m in _words(
+            "exists isfile isdir islink getsize getmtime getatime getctime samefile realpath",
+            "lexists ismount",
         )
     },
     **{
         f"pathlib.Path.{m}": _FS
-        for m in (
-            "read_text", "read_bytes", "write_text", "write_bytes", "open", "exists", "is_file",
-            "is_dir", "stat", "iterdir", "glob", "rglob", "mkdir", "unlink", "rmdir", "touch",
-            "rename", "replace", "resolve", "lstat", "is_symlink",
+        for m in _words(
+            "read_text read_bytes write_text write_bytes open exists is_file is_dir stat iterdir",
+            "glob rglob mkdir unlink rmdir touch rename replace resolve lstat is_symlink",
+            "chmod symlink_to hardlink_to readlink samefile owner group walk is_mount",
         )
     },
     # terminal
     "builtins.input": _INPUT,
+    "getpass.getpass": _INPUT,
     # databases and other sync network clients
     "sqlite3.connect": _DB,
     **{
@@ -128,14 +156,18 @@ BLOCKING_CALLS: dict[str, BlockingApi] = {
     "psycopg2.connect": _DB,
     **{f"psycopg2.extensions.cursor.{m}": _DB for m in ("execute", "executemany", "fetchall")},
     "psycopg.connect": _DB,
+    **{f"psycopg.Connection.{m}": _DB for m in ("execute", "commit", "rollback")},
+    **{
+        f"psycopg.Cursor.{m}": _DB
+        for m in _words("execute executemany fetchone fetchmany fetchall")
+    },
     "pymysql.connect": _DB,
     "mysql.connector.connect": _DB,
     **{
         f"redis.Redis.{m}": _DB
-        for m in (
-            "get", "set", "delete", "incr", "decr", "hget", "hset", "hgetall", "expire", "lpush",
-            "rpush", "lpop", "rpop", "blpop", "brpop", "publish", "exists", "keys", "mget",
-            "setex", "execute_command", "ping",
+        for m in _words(
+            "get set delete incr decr hget hset hgetall expire lpush rpush lpop rpop blpop brpop",
+            "publish exists keys mget setex execute_command ping",
         )
     },
     **{
@@ -164,6 +196,7 @@ BLOCKING_CALLS: dict[str, BlockingApi] = {
     "concurrent.futures.Future.result": _FUTURE,
     "concurrent.futures.Future.exception": _FUTURE,
     "concurrent.futures.wait": _FUTURE,
+    "concurrent.futures.as_completed": _FUTURE,
     "concurrent.futures.ThreadPoolExecutor.shutdown": _FUTURE,
     "threading.Thread.join": _JOIN,
     "multiprocessing.Process.join": _JOIN,

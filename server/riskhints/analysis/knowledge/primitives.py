@@ -97,6 +97,8 @@ KNOWN_CLASSES: frozenset[str] = frozenset(
         "smtplib.SMTP",
         "multiprocessing.Process",
         "aiohttp.ClientSession",
+        "contextlib.ExitStack",
+        "contextlib.AsyncExitStack",
     }
 )
 
@@ -126,6 +128,21 @@ RETURN_TYPES: dict[str, str] = {
     "threading.current_thread": "threading.Thread",
     "pathlib.Path.cwd": "pathlib.Path",
     "pathlib.Path.home": "pathlib.Path",
+    **{
+        f"pathlib.Path.{method}": "pathlib.Path"
+        for method in (
+            "with_suffix",
+            "with_name",
+            "with_stem",
+            "joinpath",
+            "resolve",
+            "absolute",
+            "expanduser",
+            "relative_to",
+        )
+    },
+    "psycopg.connect": "psycopg.Connection",
+    "psycopg.Connection.cursor": "psycopg.Cursor",
     "multiprocessing.Manager.Lock": "threading.Lock",
 }
 
@@ -179,6 +196,17 @@ CALLBACK_PARAMS: dict[str, CallbackParam] = {
     ),
     "atexit.register": CallbackParam(0, "func", "calls it at exit"),
     "signal.signal": CallbackParam(1, "handler", "calls it on the signal"),
+    "asyncio.AbstractEventLoop.add_signal_handler": CallbackParam(
+        1, None, "calls it on the loop when the signal arrives"
+    ),
+    "asyncio.AbstractEventLoop.add_reader": CallbackParam(1, None, "calls it on the loop"),
+    "asyncio.AbstractEventLoop.add_writer": CallbackParam(1, None, "calls it on the loop"),
+    "contextlib.ExitStack.callback": CallbackParam(0, "callback", "calls it on exit"),
+    # AsyncExitStack.callback calls it too; coroutine functions go to push_async_callback.
+    "contextlib.AsyncExitStack.callback": CallbackParam(0, "callback", "calls it on exit"),
+    "anyio.to_thread.run_sync": CallbackParam(0, None, "runs it in a worker thread"),
+    "starlette.concurrency.run_in_threadpool": CallbackParam(0, None, "runs it in a thread"),
+    "concurrent.futures.ProcessPoolExecutor.map": CallbackParam(0, "fn", "runs it in a worker"),
 }
 
 #: Calls that run their callable argument in a worker thread (the callable "runs in a thread").

@@ -4,12 +4,15 @@ passed where a sync callable is expected."""
 from __future__ import annotations
 
 import ast
+import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
 
 from ..facts import CallSite, FunctionFacts
 from ..finding import Finding, Severity
 from ..knowledge.primitives import CALLBACK_PARAMS
-from ..summaries import LOOP_RUNNERS, sorted_calls
+from ..summaries import LOOP_RUNNERS, TRANSPARENT_DECORATORS, Chain, Program, sorted_calls
 from .registry import RuleContext, rule
 
 BLOCKING_CALL = "RH101"
@@ -17,7 +20,25 @@ BLOCKING_VIA_HELPER = "RH102"
 LOOP_SELF_WAIT = "RH103"
 ASYNC_AS_SYNC_CALLBACK = "RH104"
 
+# On the loop's thread (in async code, or sync code called from it) both name the running loop.
 _RUNNING_LOOP_GETTERS = frozenset({"asyncio.get_running_loop", "asyncio.get_event_loop"})
+_ASYNC_TO_SYNC = "asgiref.sync.async_to_sync"
+# Patches asyncio so that run()/run_until_complete() may re-enter a running loop (notebooks).
+_NESTED_LOOP_PATCHES = frozenset({"nest_asyncio.apply"})
+# APIs whose (sync) callable argument is later called on the event loop's own thread.
+_LOOP_CALLBACK_APIS = frozenset(
+    {
+        "asyncio.AbstractEventLoop.call_soon",
+        "asyncio.AbstractEventLoop.call_soon_threadsafe",
+        "asyncio.AbstractEventLoop.call_later",
+        "asyncio.AbstractEventLoop.call_at",
+        "asyncio.AbstractEventLoop.add_signal_handler",
+        "asyncio.AbstractEventLoop.add_reader",
+        "asyncio.AbstractEventLoop.add_writer",
+        "asyncio.Future.add_done_callback",
+        "asyncio.Task.add_done_callback",
+    }
+)
 
 
 @rule(
@@ -32,8 +53,9 @@ def blocking_call_in_async(ctx: RuleContext) -> Iterator[Finding]:
     file I/O, a subprocess, a thread primitive's wait) stops the loop for its whole duration:
     no other request, timer or callback runs, so latency spikes for every user under load and
     timeouts elsewhere fire for no visible reason."""
+    loop_waits = LoopWaits.of(ctx.program)
     for fn in ctx.async_functions():
-        self_waits = {id(call.node) for call, _ in _loop_self_waits(ctx, fn)}
+        self_waits = {id(wait.call.node) for wait in loop_waits.direct(fn)}
         for call in sorted_calls(fn, lambda c: True):
             if id(call.node) in self_waits:
                 continue
@@ -50,7 +72,11 @@ def blocking_call_in_async(ctx: RuleContext) -> Iterator[Finding]:
                     f"`{call.text}()` returns quickly enough that stalling every other task on "
                     f"the loop while `{fn.display}` waits is acceptable",
                 ),
-                fix={"kind": "blocking-call", "callee": call.callee, "alternative": api.alternative},
+                fix={
+                    "kind": "blocking-call",
+                    "callee": call.callee,
+                    "alternative": api.alternative,
+                },
             )
 
 
@@ -66,14 +92,17 @@ def blocking_call_via_helper(ctx: RuleContext) -> Iterator[Finding]:
     possibly several helpers deep. Linters that look only at the body of the ``async def`` miss
     it; the loop is blocked all the same. The evidence lists every hop down to the blocking
     call."""
+    loop_waits = LoopWaits.of(ctx.program)
     for fn in ctx.async_functions():
         for call in sorted_calls(fn, lambda c: True):
-            callee = ctx.program.callee_function(call)
+            callee = ctx.program.callee_function(call) or ctx.program.initializer(call)
             if callee is None or callee.is_async:
                 continue
             reach = ctx.program.blocking_reach(callee)
             if reach is None:
                 continue
+            if loop_waits.reach(callee) is not None:
+                continue  # it waits for this very loop: RH103 says so, more precisely
             depth = len(reach.chain)
             down = f" ({depth} calls down)" if depth > 1 else ""
             yield ctx.finding(
@@ -92,6 +121,23 @@ def blocking_call_via_helper(ctx: RuleContext) -> Iterator[Finding]:
                 ),
                 fix={"kind": "to-thread", "callee": callee.display},
             )
+    for fn, cb in _loop_callbacks(ctx):
+        reach = ctx.program.blocking_reach(cb.target)
+        if reach is None or loop_waits.reach(cb.target) is not None:
+            continue
+        yield ctx.finding(
+            BLOCKING_VIA_HELPER,
+            cb.argument,
+            f"`{cb.target.display}()` runs on the event loop (scheduled with `{cb.api}`) and "
+            f"blocks it: it reaches `{reach.callee}()`, which {reach.api.what}",
+            function=fn,
+            evidence=(
+                ctx.evidence(cb.argument, f"{cb.api} runs {cb.target.display}() on the loop"),
+                *reach.chain,
+            ),
+            assumptions=(f"`{cb.api}` is called on an asyncio event loop, future or task",),
+            fix={"kind": "to-thread", "callee": cb.target.display},
+        )
 
 
 @rule(
@@ -103,31 +149,33 @@ def blocking_call_via_helper(ctx: RuleContext) -> Iterator[Finding]:
 )
 def sync_wait_on_loop_thread(ctx: RuleContext) -> Iterator[Finding]:
     """Code running on the event loop waits, synchronously, for something only that loop can
-    do: ``asyncio.run()`` / ``loop.run_until_complete()`` (a ``RuntimeError`` at best), or
-    ``asyncio.run_coroutine_threadsafe(coro, loop).result()`` with the running loop (the loop
-    is blocked waiting for a coroutine it can no longer run: a deadlock). The same holds when
-    the call is reached through sync helpers."""
+    do: ``asyncio.run()`` / ``loop.run_until_complete()`` / asgiref's ``async_to_sync`` (a
+    ``RuntimeError`` at best), or ``asyncio.run_coroutine_threadsafe(coro, loop).result()``
+    with the running loop (the loop is blocked waiting for a coroutine it can no longer run: a
+    deadlock). The same holds when the call is reached through sync helpers: a sync helper
+    called from an ``async def`` runs on the loop's thread too."""
+    loop_waits = LoopWaits.of(ctx.program)
     for fn in ctx.async_functions():
-        for call, message in _loop_self_waits(ctx, fn):
+        for wait in loop_waits.direct(fn):
             yield ctx.finding(
                 LOOP_SELF_WAIT,
-                call.span,
-                message,
+                wait.call.span,
+                _direct_wait_message(ctx, fn, wait),
                 function=fn,
                 assumptions=(f"`{fn.display}` never runs on a thread with a running event loop",),
             )
         for call in sorted_calls(fn, lambda c: True):
-            callee = ctx.program.callee_function(call)
+            callee = ctx.program.callee_function(call) or ctx.program.initializer(call)
             if callee is None or callee.is_async:
                 continue
-            chain = ctx.program.loop_runner_reach(callee)
+            chain = loop_waits.reach(callee)
             if chain is None:
                 continue
             yield ctx.finding(
                 LOOP_SELF_WAIT,
                 call.span,
-                f"`{callee.display}()` runs an event loop, but async function `{fn.display}` "
-                f"already runs on one: RuntimeError or deadlock",
+                f"`{callee.display}()` waits synchronously for an event loop, but async function "
+                f"`{fn.display}` already runs on one: RuntimeError or deadlock",
                 function=fn,
                 evidence=(
                     ctx.evidence(call.span, f"async {fn.display}() calls {callee.display}()"),
@@ -135,12 +183,130 @@ def sync_wait_on_loop_thread(ctx: RuleContext) -> Iterator[Finding]:
                 ),
                 assumptions=(f"`{callee.display}()` is never called while a loop is running",),
             )
+    for fn, cb in _loop_callbacks(ctx):
+        chain = loop_waits.reach(cb.target)
+        if chain is None:
+            continue
+        yield ctx.finding(
+            LOOP_SELF_WAIT,
+            cb.argument,
+            f"`{cb.target.display}()` runs on the event loop (scheduled with `{cb.api}`) and "
+            f"waits synchronously for an event loop there: RuntimeError or deadlock",
+            function=fn,
+            evidence=(
+                ctx.evidence(cb.argument, f"{cb.api} runs {cb.target.display}() on the loop"),
+                *chain,
+            ),
+            assumptions=(f"`{cb.api}` is called on an asyncio event loop, future or task",),
+        )
 
 
-def _loop_self_waits(ctx: RuleContext, fn: FunctionFacts) -> list[tuple[CallSite, str]]:
-    found: list[tuple[CallSite, str]] = []
+@dataclass(frozen=True)
+class LoopCallback:
+    """A sync function handed to an API that calls it on the event loop's thread."""
+
+    argument: ast.AST
+    target: FunctionFacts
+    api: str  # as written: "self.loop.call_later"
+
+
+def _loop_callbacks(ctx: RuleContext) -> Iterator[tuple[FunctionFacts, LoopCallback]]:
+    for fn in ctx.functions():
+        for call in sorted_calls(fn, lambda c: c.callee in _LOOP_CALLBACK_APIS):
+            param = CALLBACK_PARAMS[call.callee or ""]
+            argument = _argument(call.node, param.position, param.keyword)
+            if argument is None:
+                continue
+            target_name, _ = _callable_target(fn, argument)
+            target = ctx.program.function(target_name)
+            if target is None or target.is_async or not _only_transparent_decorators(target):
+                continue
+            yield fn, LoopCallback(argument, target, call.text)
+
+
+WaitKind = Literal["runner", "async_to_sync", "decorated", "threadsafe_result"]
+
+
+@dataclass(frozen=True)
+class LoopWait:
+    """A call that, on a thread running an event loop, waits for that thread's loop."""
+
+    call: CallSite
+    kind: WaitKind
+    reason: str  # one evidence line: "asyncio.run() starts a new event loop"
+
+
+class LoopWaits:
+    """Sync functions that wait for the event loop of the thread they run on, directly or through
+    the sync helpers they call (memoised; recursion is cut like :class:`Program` does).
+
+    One instance per :class:`Program` (see :meth:`of`): a workspace analyses many modules
+    against the same program, and helpers they share are summarised once.
+    """
+
+    _per_program: weakref.WeakKeyDictionary[Program, LoopWaits] = weakref.WeakKeyDictionary()
+
+    def __init__(self, program: Program) -> None:
+        self._program = program
+        self._reach: dict[str, Chain | None] = {}
+        self._nested_loops_allowed: bool | None = None
+
+    @classmethod
+    def of(cls, program: Program) -> LoopWaits:
+        found = cls._per_program.get(program)
+        if found is None:
+            found = cls._per_program[program] = cls(program)
+        return found
+
+    def direct(self, fn: FunctionFacts) -> list[LoopWait]:
+        """Calls in ``fn`` itself that wait for the loop of the thread ``fn`` runs on."""
+        waits = _direct_loop_waits(self._program, fn)
+        if any(w.kind != "threadsafe_result" for w in waits) and self._nested_loops():
+            # Re-entering is allowed; waiting on a future of the blocked loop still deadlocks.
+            waits = [w for w in waits if w.kind == "threadsafe_result"]
+        return waits
+
+    def _nested_loops(self) -> bool:
+        """Does the program patch asyncio to allow nested loops (``nest_asyncio.apply()``)?"""
+        if self._nested_loops_allowed is None:
+            self._nested_loops_allowed = any(
+                call.callee in _NESTED_LOOP_PATCHES
+                for fn in self._program.iter_functions()
+                for call in fn.calls
+            )
+        return self._nested_loops_allowed
+
+    def reach(self, fn: FunctionFacts) -> Chain | None:
+        if fn.is_async:
+            return None
+        if fn.qualname in self._reach:
+            return self._reach[fn.qualname]
+        self._reach[fn.qualname] = None
+        program = self._program
+        result: Chain | None = None
+        direct = self.direct(fn)
+        if direct:
+            result = (program.hop(fn, direct[0].call, direct[0].reason),)
+        else:
+            for call in sorted_calls(fn, lambda c: True):
+                callee = program.callee_function(call) or program.initializer(call)
+                if callee is None or callee.is_async or callee is fn:
+                    continue
+                inner = self.reach(callee)
+                if inner is not None:
+                    hop = program.hop(fn, call, f"{fn.display}() calls {callee.display}()")
+                    result = (hop, *inner)
+                    break
+        self._reach[fn.qualname] = result
+        return result
+
+
+def _direct_loop_waits(program: Program, fn: FunctionFacts) -> list[LoopWait]:
+    """Calls in ``fn`` itself that wait for the loop of the thread ``fn`` runs on."""
+    found: list[LoopWait] = []
     running_loops = _names_assigned_from(fn, _RUNNING_LOOP_GETTERS)
     threadsafe_futures: set[str] = set()
+    wrappers = _async_to_sync_wrappers(fn)
     for call in sorted_calls(fn, lambda c: True):
         if call.callee == "asyncio.run_coroutine_threadsafe" and _targets_running_loop(
             fn, call, running_loops
@@ -150,14 +316,16 @@ def _loop_self_waits(ctx: RuleContext, fn: FunctionFacts) -> list[tuple[CallSite
                     if isinstance(target, ast.Name):
                         threadsafe_futures.add(target.id)
     for call in sorted_calls(fn, lambda c: True):
-        if call.callee in LOOP_RUNNERS and call.callee != "asgiref.sync.async_to_sync":
-            found.append(
-                (
-                    call,
-                    f"`{call.text}()` inside async function `{fn.display}`: "
-                    f"{LOOP_RUNNERS[call.callee]} while this one is running (RuntimeError)",
-                )
-            )
+        if call.callee in LOOP_RUNNERS and call.callee != _ASYNC_TO_SYNC:
+            found.append(LoopWait(call, "runner", LOOP_RUNNERS[call.callee]))
+            continue
+        if call.callee == _ASYNC_TO_SYNC and _wrapper_is_called(fn, call, wrappers):
+            found.append(LoopWait(call, "async_to_sync", LOOP_RUNNERS[_ASYNC_TO_SYNC]))
+            continue
+        target_fn = program.function(call.callee)
+        if target_fn is not None and _ASYNC_TO_SYNC in target_fn.decorators:
+            reason = f"{target_fn.display}() is wrapped in @async_to_sync, which waits for it"
+            found.append(LoopWait(call, "decorated", reason))
             continue
         func = call.node.func
         if not (isinstance(func, ast.Attribute) and func.attr == "result"):
@@ -169,14 +337,49 @@ def _loop_self_waits(ctx: RuleContext, fn: FunctionFacts) -> list[tuple[CallSite
             and _targets_running_loop(fn, _call_for(fn, receiver), running_loops)
         ) or (isinstance(receiver, ast.Name) and receiver.id in threadsafe_futures)
         if from_threadsafe:
-            found.append(
-                (
-                    call,
-                    f"`{ctx.positions.segment(call.node)}` blocks the event loop waiting for a "
-                    f"coroutine scheduled on that same loop: deadlock in `{fn.display}`",
-                )
-            )
+            reason = "result() waits for a coroutine scheduled on its own thread's loop"
+            found.append(LoopWait(call, "threadsafe_result", reason))
     return found
+
+
+def _direct_wait_message(ctx: RuleContext, fn: FunctionFacts, wait: LoopWait) -> str:
+    call = wait.call
+    if wait.kind == "runner":
+        return (
+            f"`{call.text}()` inside async function `{fn.display}`: "
+            f"{wait.reason} while this one is running (RuntimeError)"
+        )
+    if wait.kind == "async_to_sync":
+        return (
+            f"`{call.text}()` inside async function `{fn.display}`: asgiref refuses to wait for "
+            f"a coroutine on the loop's own thread (RuntimeError); await it directly"
+        )
+    if wait.kind == "decorated":
+        return (
+            f"`{call.text}()` is wrapped in `@async_to_sync`: called from async function "
+            f"`{fn.display}` it raises RuntimeError instead of running"
+        )
+    return (
+        f"`{ctx.positions.segment(call.node)}` blocks the event loop waiting for a "
+        f"coroutine scheduled on that same loop: deadlock in `{fn.display}`"
+    )
+
+
+def _async_to_sync_wrappers(fn: FunctionFacts) -> set[str]:
+    """Names bound to ``async_to_sync(...)`` in ``fn`` (``send = async_to_sync(layer.send)``)."""
+    return _names_assigned_from(fn, frozenset({_ASYNC_TO_SYNC}))
+
+
+def _wrapper_is_called(fn: FunctionFacts, call: CallSite, wrappers: set[str]) -> bool:
+    """``async_to_sync(f)(...)``, or a wrapper kept in a name that ``fn`` then calls. Merely
+    creating one (to hand it to a thread) waits for nothing."""
+    parent = call.parent
+    if isinstance(parent, ast.Call) and parent.func is call.node:
+        return True
+    if call.usage != "assigned" or not isinstance(call.stmt, ast.Assign):
+        return False
+    names = {t.id for t in call.stmt.targets if isinstance(t, ast.Name)} & wrappers
+    return any(isinstance(c.node.func, ast.Name) and c.node.func.id in names for c in fn.calls)
 
 
 def _call_for(fn: FunctionFacts, node: ast.Call) -> CallSite | None:
@@ -235,9 +438,9 @@ def async_function_as_sync_callback(ctx: RuleContext) -> Iterator[Finding]:
             if target is None:
                 continue
             callee = ctx.program.function(target)
-            if callee is None or not callee.is_async:
+            if callee is None or not callee.is_async or not _only_transparent_decorators(callee):
                 continue
-            api = call.callee.rpartition(".")[2] if "." in call.callee else call.callee
+            api = (call.callee or "").rpartition(".")[2]
             shown = call.text if call.text.endswith(api) else api
             yield ctx.finding(
                 ASYNC_AS_SYNC_CALLBACK,
@@ -250,9 +453,16 @@ def async_function_as_sync_callback(ctx: RuleContext) -> Iterator[Finding]:
             )
 
 
+def _only_transparent_decorators(fn: FunctionFacts) -> bool:
+    """Does calling ``fn`` run its own body? A decorator we do not know may wrap it (an async
+    def into a plain callable: ``@async_to_sync`` does exactly that; a sync def into a thread
+    hop), so only known pass-through decorators keep what we see."""
+    return all(d in TRANSPARENT_DECORATORS for d in fn.decorators)
+
+
 def _argument(node: ast.Call, position: int | None, keyword: str | None) -> ast.AST | None:
     for kw in node.keywords:
-        if kw.arg == keyword:
+        if keyword is not None and kw.arg == keyword:
             return kw.value
     if position is not None and position < len(node.args):
         arg = node.args[position]
@@ -268,5 +478,9 @@ def _callable_target(fn: FunctionFacts, argument: ast.AST) -> tuple[str | None, 
             return fn.scope.qualify(argument.args[0]), " (through functools.partial)"
         return None, ""
     if isinstance(argument, ast.Lambda) and isinstance(argument.body, ast.Call):
-        return fn.scope.qualify(argument.body.func), " (the lambda returns its coroutine)"
+        called = argument.body.func
+        params = {a.arg for a in (*argument.args.posonlyargs, *argument.args.args)}
+        if isinstance(called, ast.Name) and called.id in params:
+            return None, ""  # ``lambda cb: cb()`` calls its parameter, not a global
+        return fn.scope.qualify(called), " (the lambda returns its coroutine)"
     return fn.scope.qualify(argument), ""

@@ -207,6 +207,8 @@ def lock_reentry(ctx: RuleContext) -> Iterator[Finding]:
     hop."""
     for fn in ctx.functions():
         for op in fn.lock_ops:
+            if op.is_try_acquire:
+                continue
             for held in op.held_before:
                 if held.lock.key == op.lock.key and ctx.program.is_non_reentrant(op.lock):
                     yield _reentry_finding(
@@ -261,12 +263,29 @@ class _OrderEdge:
     function: FunctionFacts
     where: Span  # where the inner lock is taken (or the call that takes it)
     chain: tuple[Evidence, ...]
+    # Other mutexes held around both: two paths sharing one of them cannot interleave.
+    guards: frozenset[str]
+
+
+def _guards(ctx: RuleContext, held: tuple[Held, ...], *excluded: str) -> frozenset[str]:
+    return frozenset(
+        h.lock.key for h in held if h.lock.key not in excluded and _is_mutex(ctx, h.lock)
+    )
+
+
+def _is_mutex(ctx: RuleContext, lock: LockRef) -> bool:
+    """Lets one holder in at a time (a counting semaphore does not serialise its holders)."""
+    if lock.primitive.family == "semaphore":
+        return ctx.program.is_non_reentrant(lock)
+    return lock.primitive.family in ("lock", "condition")
 
 
 def _order_edges(ctx: RuleContext) -> list[_OrderEdge]:
     edges: list[_OrderEdge] = []
     for fn in ctx.functions():
         for op in fn.lock_ops:
+            if op.is_try_acquire:
+                continue
             for held in op.held_before:
                 if held.lock.key != op.lock.key:
                     edges.append(
@@ -276,16 +295,22 @@ def _order_edges(ctx: RuleContext) -> list[_OrderEdge]:
                             fn,
                             op.span,
                             (
-                                ctx.evidence(held.span, f"{fn.display}() takes {held.lock.display}"),
+                                ctx.evidence(
+                                    held.span, f"{fn.display}() takes {held.lock.display}"
+                                ),
                                 ctx.evidence(op.span, f"then {op.lock.display}"),
                             ),
+                            _guards(ctx, op.held_before, held.lock.key, op.lock.key),
                         )
                     )
         for call in sorted_calls(fn, lambda c: bool(c.held)):
             callee = ctx.program.callee_function(call)
             if callee is None or not ctx.program.runs_synchronously(call, callee):
                 continue
+            same_instance = ctx.program.is_self_call(fn, call)
             for key, acq in ctx.program.acquisitions(callee).items():
+                if not same_instance and ctx.program.is_instance_lock(acq.lock):
+                    continue  # ``other.method()`` takes another object's lock
                 for held in call.held:
                     if held.lock.key == key:
                         continue
@@ -296,10 +321,13 @@ def _order_edges(ctx: RuleContext) -> list[_OrderEdge]:
                             fn,
                             call.span,
                             (
-                                ctx.evidence(held.span, f"{fn.display}() takes {held.lock.display}"),
+                                ctx.evidence(
+                                    held.span, f"{fn.display}() takes {held.lock.display}"
+                                ),
                                 ctx.evidence(call.span, f"then calls {callee.display}()"),
                                 *acq.chain,
                             ),
+                            _guards(ctx, call.held, held.lock.key, key),
                         )
                     )
     return edges
@@ -320,23 +348,23 @@ def lock_order_inversion(ctx: RuleContext) -> Iterator[Finding]:
     """One path takes lock A then lock B; another takes B then A. When both run at once, each
     holds the lock the other needs: a deadlock that appears only under concurrency, which no
     single-threaded test shows. riskhints reports it once per pair of locks, at the second
-    path, with both orders as evidence (through helper calls too)."""
+    path, with both orders as evidence (through helper calls too). Two paths that both hold a
+    third lock around the pair (a "gate") cannot interleave and are left alone; so are
+    try-locks (``acquire(blocking=False)``), which back off instead of waiting."""
     edges = [e for e in _order_edges(ctx) if _orderable(e.outer) and _orderable(e.inner)]
-    first: dict[tuple[str, str], _OrderEdge] = {}
+    by_order: dict[tuple[str, str], list[_OrderEdge]] = {}
     for edge in sorted(edges, key=lambda e: (e.where.line, e.where.column)):
-        first.setdefault((edge.outer.key, edge.inner.key), edge)
+        by_order.setdefault((edge.outer.key, edge.inner.key), []).append(edge)
     reported: set[frozenset[str]] = set()
-    for (outer, inner), edge in first.items():
-        reverse = first.get((inner, outer))
+    for (outer, inner), forward in by_order.items():
         pair = frozenset((outer, inner))
-        if reverse is None or pair in reported:
+        if pair in reported:
+            continue
+        inverted = _first_unguarded_pair(forward, by_order.get((inner, outer), []))
+        if inverted is None:
             continue
         reported.add(pair)
-        later, earlier = (
-            (edge, reverse)
-            if (edge.where.line, edge.where.column) > (reverse.where.line, reverse.where.column)
-            else (reverse, edge)
-        )
+        later, earlier = inverted
         yield ctx.finding(
             LOCK_ORDER_INVERSION,
             later.where,
@@ -353,6 +381,26 @@ def lock_order_inversion(ctx: RuleContext) -> Iterator[Finding]:
         )
 
 
+def _first_unguarded_pair(
+    forward: list[_OrderEdge], backward: list[_OrderEdge]
+) -> tuple[_OrderEdge, _OrderEdge] | None:
+    """The first two edges in opposite orders that no common gate lock serialises, as
+    (later, earlier) by position."""
+
+    def position(edge: _OrderEdge) -> tuple[int, int]:
+        return (edge.where.line, edge.where.column)
+
+    candidates = [
+        (max(a, b, key=position), min(a, b, key=position))
+        for a in forward
+        for b in backward
+        if not a.guards & b.guards
+    ]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda pair: (position(pair[0]), position(pair[1])))
+
+
 @rule(
     ACQUIRE_WITHOUT_RELEASE,
     "acquire-without-release",
@@ -364,19 +412,26 @@ def acquire_without_release(ctx: RuleContext) -> Iterator[Finding]:
     """A lock or semaphore taken with ``acquire()`` and released by a later ``release()`` that
     is not in a ``finally``: an exception in between — or, in async code, a cancellation at any
     ``await`` — skips the release, and the lock (or semaphore permit) is gone for good. Every
-    later acquirer hangs."""
+    later acquirer hangs.
+
+    A function that never calls ``release()`` on the lock itself hands it on (an ``acquire()``
+    wrapper, a ``begin()``/``commit()`` pair, a done-callback that releases): that is left
+    alone. So is a ``try`` whose catch-all handler releases and re-raises (``except
+    Exception`` is not catch-all in async code: cancellation is a ``BaseException``)."""
     for fn in ctx.functions():
         if fn.name in _ACQUIRING_FUNCTIONS:
             continue
         for op in fn.lock_ops:
             if op.form != "acquire" or op.released_on_all_paths:
                 continue
-            what = "cancellation or exception" if fn.is_async else "exception"
+            if not _releases_itself(fn, op.lock) or _released_by_handler(fn, op):
+                continue
+            what = "a cancellation or exception" if fn.is_async else "an exception"
             yield ctx.finding(
                 ACQUIRE_WITHOUT_RELEASE,
                 op.span,
                 f"`{op.lock.display}.acquire()` in `{fn.display}` is not released in a "
-                f"`finally`: an {what} before release() leaks it and every later acquirer hangs",
+                f"`finally`: {what} before release() leaks it and every later acquirer hangs",
                 function=fn,
                 assumptions=(
                     f"nothing between `{op.lock.display}.acquire()` and its release() can raise"
@@ -384,6 +439,62 @@ def acquire_without_release(ctx: RuleContext) -> Iterator[Finding]:
                 ),
                 fix={"kind": "with-lock", "lock": op.lock.display},
             )
+
+
+def _is_release_of(fn: FunctionFacts, node: ast.AST, lock: LockRef) -> bool:
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "release"
+    ):
+        return False
+    other = fn.scope.lock_ref(node.func.value)
+    return other is not None and other.key == lock.key
+
+
+def _releases_itself(fn: FunctionFacts, lock: LockRef) -> bool:
+    """Does ``fn``'s own body (not a callback it defines) call ``release()`` on the lock?"""
+    return any(_is_release_of(fn, call.node, lock) for call in fn.calls)
+
+
+def _released_by_handler(fn: FunctionFacts, op: LockOp) -> bool:
+    """``acquire()`` then ``try: ... except BaseException: release(); raise``: the exception
+    paths give the lock back, the success path releases (or hands it to a callback) after."""
+    if isinstance(op.stmt, ast.If):
+        following = op.stmt.body[:1]
+    else:
+        following = _next_statement(fn.node, op.stmt)
+    for stmt in following:
+        if not isinstance(stmt, ast.Try):
+            continue
+        for handler in stmt.handlers:
+            if not _catches_everything(fn, handler.type):
+                continue
+            releases = any(
+                _is_release_of(fn, n, op.lock) for s in handler.body for n in ast.walk(s)
+            )
+            reraises = any(isinstance(s, ast.Raise) for s in handler.body)
+            if releases and reraises:
+                return True
+    return False
+
+
+def _catches_everything(fn: FunctionFacts, kind: ast.expr | None) -> bool:
+    if kind is None:
+        return True
+    name = fn.scope.qualify(kind)
+    return name == "builtins.BaseException" or (name == "builtins.Exception" and not fn.is_async)
+
+
+def _next_statement(root: ast.AST, stmt: ast.stmt) -> list[ast.stmt]:
+    """The statement right after ``stmt`` in its block (empty at the end of the block)."""
+    for node in ast.walk(root):
+        for name in ("body", "orelse", "finalbody", "handlers"):
+            block = getattr(node, name, None)
+            if isinstance(block, list) and stmt in block:
+                index = block.index(stmt)
+                return block[index + 1 : index + 2]
+    return []
 
 
 @rule(
@@ -397,22 +508,81 @@ def condition_wait_not_in_loop(ctx: RuleContext) -> Iterator[Finding]:
     """A condition variable's ``wait()`` can return when the predicate is false: a spurious
     wake-up, a ``notify_all`` meant for someone else, or another consumer that took the item
     first. Code after an ``if``-guarded ``wait()`` then acts on state that is not there. The
-    predicate must be re-checked in a ``while`` loop (or use ``wait_for``)."""
+    predicate must be re-checked in a ``while`` loop (or use ``wait_for``). Inside a loop, the
+    ``wait()`` must lead straight back to the loop's check (it is the last thing the body does,
+    or it is followed by ``continue``), not fall through to code that uses the state."""
     for fn in ctx.functions():
+        parents: dict[int, tuple[ast.AST, list[ast.stmt]]] | None = None
         for call in sorted_calls(fn, lambda c: c.callee in _CONDITION_WAITS):
             if call.in_loop:
-                continue
+                parents = parents if parents is not None else _statement_parents(fn.node)
+                if _returns_to_loop_check(call, parents):
+                    continue
+                where = "does not go back to the loop's check after it wakes"
+            else:
+                where = "is not in a `while` loop re-checking its predicate"
             receiver = ctx.positions.segment(call.node.func)
             yield ctx.finding(
                 CONDITION_WAIT_NOT_IN_LOOP,
                 call.span,
-                f"`{receiver}()` is not in a `while` loop re-checking its predicate in "
-                f"`{fn.display}`: a spurious or stolen wake-up proceeds on a false condition",
+                f"`{receiver}()` {where} in `{fn.display}`: a spurious or stolen wake-up "
+                f"proceeds on a false condition",
                 function=fn,
                 assumptions=(
                     f"whenever `{receiver}()` returns, the condition it waited for still holds",
                 ),
             )
+
+
+def _statement_parents(root: ast.AST) -> dict[int, tuple[ast.AST, list[ast.stmt]]]:
+    """Each statement of a function (not of nested scopes) -> (parent node, its block)."""
+    parents: dict[int, tuple[ast.AST, list[ast.stmt]]] = {}
+    stack: list[ast.AST] = [root]
+    while stack:
+        node = stack.pop()
+        blocks: list[list[ast.stmt]] = [
+            block
+            for name in ("body", "orelse", "finalbody")
+            if isinstance(block := getattr(node, name, None), list)
+        ]
+        blocks.extend(h.body for h in getattr(node, "handlers", ()))
+        blocks.extend(c.body for c in getattr(node, "cases", ()))
+        for block in blocks:
+            for stmt in block:
+                parents[id(stmt)] = (node, block)
+                if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    stack.append(stmt)
+    return parents
+
+
+def _returns_to_loop_check(
+    call: CallSite, parents: dict[int, tuple[ast.AST, list[ast.stmt]]]
+) -> bool:
+    """After ``wait()`` returns, is the next thing that runs the enclosing ``while`` test?"""
+    current: ast.stmt = call.stmt
+    if isinstance(current, ast.While) and any(n is call.node for n in ast.walk(current.test)):
+        return True
+    continues = False  # a ``continue`` after the wait jumps straight to the loop
+    while True:
+        found = parents.get(id(current))
+        if found is None:
+            return False
+        parent, block = found
+        if not continues:
+            index = next(i for i, s in enumerate(block) if s is current)
+            if index + 1 < len(block):
+                if not isinstance(block[index + 1], ast.Continue):
+                    return False  # falls through to code that trusts the predicate
+                continues = True
+        if isinstance(parent, ast.While) and block is parent.body:
+            return True
+        if isinstance(parent, (ast.For, ast.AsyncFor)) and block is parent.body:
+            return False  # the next iteration of the inner loop does not re-check
+        if not continues and isinstance(parent, ast.Try) and block is parent.body and parent.orelse:
+            return False  # the ``else`` runs after the wait
+        if not isinstance(parent, ast.stmt):
+            return False
+        current = parent
 
 
 @rule(
@@ -424,24 +594,37 @@ def condition_wait_not_in_loop(ctx: RuleContext) -> Iterator[Finding]:
 )
 def blocking_wait_under_lock(ctx: RuleContext) -> Iterator[Finding]:
     """Waiting — sleeping, ``Event.wait()``, ``Queue.get()``, ``Future.result()``,
-    ``Thread.join()`` — while holding a lock makes every other thread that needs the lock wait
-    as long, and deadlocks outright when the awaited thread needs the same lock to make
-    progress. (``Condition.wait()`` on the held condition is fine: it releases the lock.)"""
+    ``Thread.join()``, ``Popen.wait()`` — while holding a lock makes every other thread that
+    needs the lock wait as long, and deadlocks outright when the awaited thread needs the same
+    lock to make progress. Helpers are followed: a lock held around a call whose callee (or
+    its callee) sleeps is reported at the call.
+
+    Not waits in this sense: ``Condition.wait()``/``wait_for()`` on the held condition (they
+    release it), ``put()`` on a queue created without ``maxsize`` (it never blocks),
+    ``result()`` on the future a done-callback receives (it is finished), and running a
+    command (``subprocess.run``) under a lock that serialises it."""
+    waits = _WaitFinder(ctx)
     for fn in ctx.functions():
         if fn.is_async:
             continue  # blocking calls in async code are RH101/RH102
         for call in sorted_calls(fn, lambda c: bool(c.held)):
-            held_locks = [h for h in call.held if _is_thread_lock(h.lock)]
+            held_locks = [h for h in call.held if waits.is_mutex(h.lock)]
             if not held_locks:
                 continue
-            waited = _waiting_call(ctx, fn, call)
+            waited = waits.at(fn, call)
             if waited is None:
                 continue
-            what, chain = waited
-            # cond.wait() releases the condition it waits on.
-            if call.callee in _CONDITION_WAITS and isinstance(call.node.func, ast.Attribute):
-                own = fn.scope.lock_ref(call.node.func.value)
-                held_locks = [h for h in held_locks if own is None or h.lock.key != own.key]
+            what, api, chain = waited
+            if api in _RELEASING_WAITS:
+                # cond.wait() releases the condition it waits on (and the lock under it); when
+                # a helper waits, we do not know which condition: assume any held one.
+                func = call.node.func
+                own = (
+                    fn.scope.lock_ref(func.value)
+                    if not chain and isinstance(func, ast.Attribute)
+                    else None
+                )
+                held_locks = [h for h in held_locks if not waits.released_by(own, h.lock)]
                 if not held_locks:
                     continue
             held = held_locks[-1]
@@ -459,19 +642,161 @@ def blocking_wait_under_lock(ctx: RuleContext) -> Iterator[Finding]:
             )
 
 
-def _waiting_call(
-    ctx: RuleContext, fn: FunctionFacts, call: CallSite
-) -> tuple[str, tuple[Evidence, ...]] | None:
-    api = ctx.program.blocking_api(call)
-    if api is not None:
-        return (api.what, ()) if api.what in _WAITING else None
-    callee = ctx.program.callee_function(call)
-    if callee is None or callee.is_async:
-        return None
-    reach = ctx.program.blocking_reach(callee)
-    if reach is None or reach.api.what not in _WAITING:
-        return None
-    return (f"reaches `{reach.callee}()`, which {reach.api.what},", reach.chain)
+# Running a command to completion under a lock is how a shared checkout or tool is serialised;
+# waiting for a process started elsewhere (``Popen.wait()``) is a wait.
+_COMMAND_RUNNERS = frozenset(
+    {
+        "subprocess.run",
+        "subprocess.call",
+        "subprocess.check_call",
+        "subprocess.check_output",
+        "subprocess.getoutput",
+        "subprocess.getstatusoutput",
+        "os.system",
+        "os.popen",
+    }
+)
+_QUEUE_PUTS = frozenset({"queue.Queue.put", "queue.LifoQueue.put", "queue.PriorityQueue.put"})
+_FUTURE_READS = frozenset(
+    {"concurrent.futures.Future.result", "concurrent.futures.Future.exception"}
+)
+_Wait = tuple[str, str, tuple[Evidence, ...]]  # (what it does, the waiting API, call hops)
+
+
+class _WaitFinder:
+    """Which calls wait (directly or through sync helpers), with the program-wide facts that
+    decide it: bounded queues and done-callbacks."""
+
+    def __init__(self, ctx: RuleContext) -> None:
+        self._ctx = ctx
+        self._reach: dict[str, _Wait | None] = {}
+        self._bounded_queues: set[str] = set()
+        self._done_callbacks: set[str] = set()
+        self._condition_locks: dict[str, str] = {}  # condition key -> key of its lock
+        for fn in ctx.program.iter_functions():
+            for call in fn.calls:
+                self._note(fn, call)
+
+    def is_mutex(self, lock: LockRef) -> bool:
+        """A thread lock that excludes: a Lock, RLock, Condition or a Semaphore(1). Waiting
+        while holding one permit of a wider semaphore is what a concurrency limit is for."""
+        if not _is_thread_lock(lock):
+            return False
+        if lock.primitive.family == "semaphore":
+            return self._ctx.program.is_non_reentrant(lock)
+        return True
+
+    def released_by(self, condition: LockRef | None, held: LockRef) -> bool:
+        """Does waiting on ``condition`` (``None``: some condition) release ``held``?"""
+        if condition is None:
+            return (
+                held.primitive.family == "condition" or held.key in self._condition_locks.values()
+            )
+        own = self._condition_locks.get(condition.key, condition.key)
+        return self._condition_locks.get(held.key, held.key) == own
+
+    def _note(self, fn: FunctionFacts, call: CallSite) -> None:
+        node = call.node
+        if call.callee == "threading.Condition" and node.args:
+            # ``Condition(self._lock)``: holding the lock is holding the condition.
+            target = _assigned_target(call)
+            lock = fn.scope.lock_ref(node.args[0])
+            key = fn.scope.storage_key(target) if target is not None else None
+            if key is not None and lock is not None:
+                self._condition_locks[key] = lock.key
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "add_done_callback":
+            target = node.args[0] if node.args else None
+            name = fn.scope.qualify(target) if target is not None else None
+            if name is not None:
+                self._done_callbacks.add(name)
+        prim = primitive(call.callee)
+        if prim is None or prim.family != "queue" or not _has_capacity(node):
+            return
+        target = _assigned_target(call)
+        key = fn.scope.storage_key(target) if target is not None else None
+        if key is not None:
+            self._bounded_queues.add(key)
+
+    def at(self, fn: FunctionFacts, call: CallSite) -> _Wait | None:
+        """What ``call`` waits for, directly or through the sync helpers it runs."""
+        direct = self._direct(fn, call)
+        if direct is not None:
+            return direct, call.callee or "", ()
+        callee = self._ctx.program.callee_function(call)
+        if callee is None or callee.is_async:
+            return None
+        inner = self._reaches(callee)
+        if inner is None:
+            return None
+        what, api, chain = inner
+        hop = self._ctx.program.hop(fn, call, f"{fn.display}() calls {callee.display}()")
+        return f"reaches `{api}()`, which {what},", api, (hop, *chain)
+
+    def _reaches(self, fn: FunctionFacts) -> _Wait | None:
+        if fn.qualname in self._reach:
+            return self._reach[fn.qualname]
+        self._reach[fn.qualname] = None  # cut recursion
+        result: _Wait | None = None
+        for call in sorted_calls(fn, lambda c: True):
+            direct = self._direct(fn, call)
+            if direct is not None and call.callee is not None:
+                hop = self._ctx.program.hop(fn, call, f"{call.text}() {direct}")
+                result = (direct, call.callee, (hop,))
+                break
+            callee = self._ctx.program.callee_function(call)
+            if callee is None or callee.is_async or callee is fn:
+                continue
+            inner = self._reaches(callee)
+            if inner is not None:
+                hop = self._ctx.program.hop(fn, call, f"{fn.display}() calls {callee.display}()")
+                result = (inner[0], inner[1], (hop, *inner[2]))
+                break
+        self._reach[fn.qualname] = result
+        return result
+
+    def _direct(self, fn: FunctionFacts, call: CallSite) -> str | None:
+        api = self._ctx.program.blocking_api(call)
+        if api is None or api.what not in _WAITING or call.callee in _COMMAND_RUNNERS:
+            return None
+        func = call.node.func
+        if call.callee in _QUEUE_PUTS and isinstance(func, ast.Attribute):
+            if fn.scope.storage_key(func.value) not in self._bounded_queues:
+                return None  # an unbounded (or unknown) queue: put() does not wait
+        if call.callee in _FUTURE_READS and self._is_done_future(fn, func):
+            return None
+        return api.what
+
+    def _is_done_future(self, fn: FunctionFacts, func: ast.expr) -> bool:
+        """``future.result()`` on the future a done-callback was called with."""
+        if fn.qualname not in self._done_callbacks or not isinstance(fn.node, ast.FunctionDef):
+            return False
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+            return False
+        params = [a.arg for a in (*fn.node.args.posonlyargs, *fn.node.args.args)]
+        if params and params[0] == fn.scope.self_name:
+            params = params[1:]
+        return bool(params) and params[0] == func.value.id
+
+
+def _assigned_target(call: CallSite) -> ast.expr | None:
+    """``x`` in ``x = <call>`` / ``x: T = <call>`` (single target)."""
+    parent = call.parent
+    if isinstance(parent, ast.Assign) and call.usage == "assigned" and len(parent.targets) == 1:
+        return parent.targets[0]
+    if isinstance(parent, ast.AnnAssign) and call.usage == "assigned":
+        return parent.target
+    return None
+
+
+def _has_capacity(node: ast.Call) -> bool:
+    """``Queue(100)`` / ``Queue(maxsize=n)``: a bounded queue (``maxsize=0`` is unbounded)."""
+    size: ast.expr | None = node.args[0] if node.args else None
+    for keyword in node.keywords:
+        if keyword.arg == "maxsize":
+            size = keyword.value
+    if size is None:
+        return False
+    return not (isinstance(size, ast.Constant) and size.value in (0, None))
 
 
 @rule(
@@ -483,49 +808,121 @@ def _waiting_call(
 )
 def queue_join_without_task_done(ctx: RuleContext) -> Iterator[Finding]:
     """``Queue.join()`` (asyncio, ``queue`` and ``multiprocessing.JoinableQueue``) returns when
-    every item put has been marked done with ``task_done()``. If no consumer ever calls it,
-    ``join()`` waits forever — typically the graceful-shutdown path that hangs in production."""
-    if _module_calls_task_done(ctx):
-        return
-    consumers = _queue_gets(ctx)
+    every item put has been marked done with ``task_done()``. If no consumer ever calls it —
+    or a consumer calls it only when handling succeeds, and swallows the failures — ``join()``
+    waits forever: typically the graceful-shutdown path that hangs in production.
+
+    riskhints reports it when the module shows the consumers (``get()`` on the queue), so
+    that a queue handed to workers defined elsewhere is left alone. ``task_done()`` on a
+    parameter or an untyped receiver counts for any queue; on another queue attribute or
+    global, it does not."""
+    if _task_done_outside_calls(ctx):
+        return  # ``task_done`` passed as a callback or called from a lambda: cannot match it
+    dones = [(fn, c) for fn in ctx.functions() for c in fn.calls if _method(c) == "task_done"]
     for fn in ctx.functions():
-        for call in sorted_calls(fn, lambda c: c.node.func is not None):
+        for call in sorted_calls(fn, lambda c: _method(c) == "join" and _is_queue(c)):
+            key = _queue_key(fn, call)
+            consumers = [
+                ctx.evidence(c.span, f"{f.display}() takes items here")
+                for f in ctx.functions()
+                for c in sorted_calls(f, _is_queue_get)
+                if _same_queue(key, _queue_key(f, c))
+            ]
+            if not consumers:
+                continue  # the consumers are not in this module
+            marks = [(f, c) for f, c in dones if _same_queue(key, _queue_key(f, c))]
+            skipped = [_skipping_handler(f, c) for f, c in marks]
+            if marks and not all(skipped):
+                continue
             func = call.node.func
-            if not (isinstance(func, ast.Attribute) and func.attr == "join"):
-                continue
-            prim = primitive(call.receiver_type)
-            if prim is None or prim.family != "queue":
-                continue
-            receiver = ctx.positions.segment(func.value)
+            receiver = (
+                ctx.positions.segment(func.value) if isinstance(func, ast.Attribute) else call.text
+            )
+            if marks:
+                handler = next(h for h in skipped if h is not None)
+                reason = (
+                    "its consumer calls `task_done()` only when handling succeeds: after the "
+                    "first failure it never returns"
+                )
+                evidence = [
+                    ctx.evidence(handler, "this handler swallows the error, no task_done()")
+                ]
+            else:
+                reason = "nothing in this module calls `task_done()`: it never returns"
+                evidence = consumers[:3]
             yield ctx.finding(
                 QUEUE_JOIN_WITHOUT_TASK_DONE,
                 call.span,
-                f"`{receiver}.join()` waits until every item is marked done, but nothing in this "
-                f"module calls `task_done()`: it never returns",
+                f"`{receiver}.join()` waits until every item is marked done, but {reason}",
                 function=fn,
-                evidence=tuple(consumers[:3]),
+                evidence=evidence,
                 assumptions=(
                     f"every consumer of `{receiver}` calls `task_done()` once per item it takes",
                 ),
             )
 
 
-def _module_calls_task_done(ctx: RuleContext) -> bool:
-    for node in ast.walk(ctx.module.tree):
-        if isinstance(node, ast.Attribute) and node.attr == "task_done":
-            return True
-    return False
+def _method(call: CallSite) -> str | None:
+    func = call.node.func
+    return func.attr if isinstance(func, ast.Attribute) else None
 
 
-def _queue_gets(ctx: RuleContext) -> list[Evidence]:
-    found: list[Evidence] = []
-    for fn in ctx.functions():
-        for call in sorted_calls(fn, lambda c: True):
-            func = call.node.func
-            if isinstance(func, ast.Attribute) and func.attr in ("get", "get_nowait"):
-                prim = primitive(call.receiver_type)
-                if prim is not None and prim.family == "queue":
-                    found.append(
-                        ctx.evidence(call.span, f"{fn.display}() takes items here, no task_done()")
-                    )
-    return found
+def _is_queue(call: CallSite) -> bool:
+    prim = primitive(call.receiver_type)
+    return prim is not None and prim.family == "queue"
+
+
+def _is_queue_get(call: CallSite) -> bool:
+    """``q.get()`` on a queue, or an awaited or looping no-argument ``get()`` on an untyped
+    receiver (``dict.get`` always takes a key)."""
+    if _method(call) not in ("get", "get_nowait"):
+        return False
+    if call.receiver_type is not None:
+        return _is_queue(call)
+    # ``ContextVar.get()`` takes no key either: an untyped consumer must look like one.
+    return not call.node.args and (call.awaited or call.in_loop)
+
+
+def _queue_key(fn: FunctionFacts, call: CallSite) -> str | None:
+    """Where the receiving queue lives, when that identifies it (a global or an attribute)."""
+    func = call.node.func
+    key = fn.scope.storage_key(func.value) if isinstance(func, ast.Attribute) else None
+    return None if key is None or ".<locals>." in key else key
+
+
+def _same_queue(a: str | None, b: str | None) -> bool:
+    return a is None or b is None or a == b
+
+
+def _task_done_outside_calls(ctx: RuleContext) -> bool:
+    recorded = sum(1 for fn in ctx.functions() for c in fn.calls if _method(c) == "task_done")
+    found = sum(
+        1
+        for node in ast.walk(ctx.module.tree)
+        if isinstance(node, ast.Attribute) and node.attr == "task_done"
+    )
+    return found > recorded
+
+
+def _skipping_handler(fn: FunctionFacts, call: CallSite) -> ast.ExceptHandler | None:
+    """An ``except`` that swallows a failure of the ``try`` whose body holds this
+    ``task_done()``, without marking the item done itself."""
+    parents = _statement_parents(fn.node)
+    current: ast.AST = call.stmt
+    while (found := parents.get(id(current))) is not None:
+        parent, block = found
+        if isinstance(parent, ast.Try) and block is parent.body:
+            if any(_mentions_task_done(s) for s in parent.finalbody):
+                return None
+            for handler in parent.handlers:
+                reraises = any(isinstance(s, ast.Raise) for s in handler.body)
+                if not reraises and not any(_mentions_task_done(s) for s in handler.body):
+                    return handler
+        current = parent
+    return None
+
+
+def _mentions_task_done(stmt: ast.stmt) -> bool:
+    return any(
+        isinstance(node, ast.Attribute) and node.attr == "task_done" for node in ast.walk(stmt)
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from ..facts import CallSite, FunctionFacts
+from ..facts import TRY_NODES, CallSite, FunctionFacts
 from ..finding import Finding, Severity
 from ..knowledge.primitives import TASK_FACTORIES
 from ..summaries import sorted_calls
@@ -226,7 +226,7 @@ def swallowed_cancellation(ctx: RuleContext) -> Iterator[Finding]:
     for fn in ctx.async_functions():
         cancelled = _cancelled_names(fn)
         for node in _own_nodes(fn.node):
-            if isinstance(node, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+            if isinstance(node, TRY_NODES):
                 awaits = [n for b in node.body for n in _own_nodes(b) if _is_await_point(n)]
                 if not awaits or _awaits_cancelled_task(awaits, cancelled):
                     continue
@@ -310,7 +310,10 @@ def _reraises(handler: ast.ExceptHandler) -> bool:
 
 
 def _cancelled_names(fn: FunctionFacts) -> set[str]:
+    """Expressions this function calls ``.cancel()`` on; ``for t in tasks: t.cancel()`` (or the
+    comprehension form) cancels every element, so ``tasks`` counts as cancelled too."""
     names: set[str] = set()
+    loops: list[tuple[ast.AST, ast.AST]] = []
     for node in _own_nodes(fn.node):
         if (
             isinstance(node, ast.Call)
@@ -318,6 +321,11 @@ def _cancelled_names(fn: FunctionFacts) -> set[str]:
             and node.func.attr == "cancel"
         ):
             names.add(ast.unparse(node.func.value))
+        elif isinstance(node, (ast.For, ast.comprehension)):
+            loops.append((node.target, node.iter))
+    for target, iterable in loops:
+        if isinstance(target, ast.Name) and target.id in names:
+            names.add(ast.unparse(iterable))
     return names
 
 
@@ -332,7 +340,9 @@ def _awaits_cancelled_task(awaits: list[ast.AST], cancelled: set[str]) -> bool:
         if isinstance(value, ast.Call) and (
             isinstance(value.func, ast.Attribute) and value.func.attr in ("gather", "wait")
         ):
-            targets = [ast.unparse(a.value if isinstance(a, ast.Starred) else a) for a in value.args]
+            targets = [
+                ast.unparse(a.value if isinstance(a, ast.Starred) else a) for a in value.args
+            ]
         else:
             targets = [ast.unparse(value)]
         if not targets or not all(t in cancelled for t in targets):
