@@ -174,7 +174,8 @@ def test_cache_gives_the_same_report_and_is_used(project: Path, capsys) -> None:
     # A changed file is a miss: the new content is analysed, not the cached one.
     (project / "cache.py").write_text(CLEAN)
     assert run(capsys, "check", ".")[0] == 0
-    assert (project / ".riskhints" / ".gitignore").read_text().strip().endswith("*")
+    assert (project / ".riskhints" / "cache" / ".gitignore").read_text().strip().endswith("*")
+    assert not (project / ".riskhints" / ".gitignore").exists()
 
 
 def test_corrupt_cache_entry_is_ignored(project: Path, capsys) -> None:
@@ -247,7 +248,7 @@ def test_concurrent_runs_share_the_cache_safely(tmp_path: Path) -> None:
         for _ in range(3)
     ]
     outputs = [proc.communicate(timeout=120)[0] for proc in runs]
-    assert [proc.returncode for proc in runs] == [1, 1, 1]
+    assert [proc.returncode for proc in runs] == [1, 1, 1], outputs
     assert outputs[0] == outputs[1] == outputs[2]
     assert outputs[0].count("RH202") == 20
     assert len(list((tmp_path / "c").rglob("*.json"))) == 80

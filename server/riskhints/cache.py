@@ -65,7 +65,9 @@ class FindingsCache:
     def _ensure_root(self) -> None:
         if not self.folder.is_dir():
             self.folder.mkdir(parents=True, exist_ok=True)
-        marker = self.folder.parent / ".gitignore"
+        # Inside the cache folder itself: its parent may be the project (``--cache-dir c``),
+        # and ``.riskhints/`` also holds files a team commits (the failure log).
+        marker = self.folder / ".gitignore"
         if not marker.exists():
             try:
                 marker.write_text(_GITIGNORE, encoding="utf-8")
