@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--quiet", "-q", action="store_true", help="no progress or summary")
 
+    serve = commands.add_parser("serve", help="start the language server (stdio by default)")
+    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (debugging)")
+    serve.add_argument("--log-file", type=Path, help="write the server log to this file")
+    serve.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv)")
+
     rules = commands.add_parser("rules", help="print the rule catalogue")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     return parser
@@ -106,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "check": run_check,
         "rules": run_rules,
+        "serve": run_serve,
     }
     try:
         return handlers[args.command](args)
@@ -282,4 +288,29 @@ def run_rules(args: argparse.Namespace) -> int:
 
     renderers = {"text": rules_text, "json": rules_json, "markdown": rules_markdown}
     sys.stdout.write(renderers[args.format]())
+    return EXIT_CLEAN
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from .lsp.server import create_server
+
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    handler: logging.Handler = (
+        logging.FileHandler(args.log_file, encoding="utf-8")
+        if args.log_file
+        else logging.StreamHandler(sys.stderr)  # never stdout: that is the protocol stream
+    )
+    logging.basicConfig(
+        level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    server = create_server()
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        if not port.isdigit():
+            raise _UsageError(f"--tcp {args.tcp}: expected HOST:PORT")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
     return EXIT_CLEAN

@@ -42,6 +42,7 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     "dist",
 )
 
+DIAGNOSTIC_MODES = ("auto", "push")
 _RULE_PREFIX = re.compile(r"^RH\d{0,3}$")
 
 
@@ -57,6 +58,11 @@ class Settings:
     exclude: tuple[str, ...] = ()
     extra_blocking_calls: tuple[str, ...] = ()
     cache: bool = True
+    # Editor settings (also accepted in pyproject, where they are simply unused by the CLI).
+    debounce_ms: int = 300
+    diagnostic_mode: str = (
+        "auto"  # "auto": pull when the client can, else push; "push": always push
+    )
 
     def analysis_options(self) -> AnalysisOptions:
         return AnalysisOptions(
@@ -133,6 +139,15 @@ def _validate(name: str, key: str, value: Any, source: str) -> Any:
     if name == "cache":
         if not isinstance(value, bool):
             raise ConfigError(f"{source}: '{key}' must be true or false, got {value!r}")
+        return value
+    if name == "debounce_ms":
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 60_000:
+            raise ConfigError(f"{source}: '{key}' must be a whole number of ms (0-60000)")
+        return value
+    if name == "diagnostic_mode":
+        if value not in DIAGNOSTIC_MODES:
+            modes = ", ".join(DIAGNOSTIC_MODES)
+            raise ConfigError(f"{source}: '{key}' must be one of {modes}, got {value!r}")
         return value
     raise ConfigError(f"{source}: '{key}' is not supported")  # pragma: no cover
 

@@ -1,0 +1,145 @@
+"""Lifecycle and settings: initialize (encoding, folders, push vs pull), initialized (pull
+``workspace/configuration``, watch ``pyproject.toml``), configuration and folder changes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.workspace.position_codec import PositionCodec
+
+from ..config import ConfigError, Settings, parse_settings
+from .diagnostics import PULL_OPTIONS, pull_diagnostics
+
+if TYPE_CHECKING:
+    from .server import RiskhintsServer
+
+log = logging.getLogger(__name__)
+SECTION = "riskhints"
+_WATCHER_ID = "riskhints-pyproject-watcher"
+
+
+def _settings_mapping(raw: Any) -> Mapping[str, Any]:
+    """Settings as clients send them: flat, or under a ``riskhints`` key."""
+    if not isinstance(raw, Mapping):
+        return {}
+    nested = raw.get(SECTION)
+    return nested if isinstance(nested, Mapping) else raw
+
+
+def register(server: RiskhintsServer) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: RiskhintsServer, params: types.InitializeParams) -> None:
+        session = ls.session
+        session.codec = PositionCodec(ls.workspace.position_encoding)
+        session.init_options = _settings_mapping(params.initialization_options)
+        folders = params.workspace_folders or []
+        for folder in folders:
+            session.add_folder(folder.uri)
+        if not folders and params.root_uri:
+            session.add_folder(params.root_uri)
+        try:
+            mode = parse_settings(session.init_options, "initializationOptions").diagnostic_mode
+        except ConfigError as error:
+            session.warn(f"{error}; using the defaults")
+            mode = Settings().diagnostic_mode
+        text_caps = params.capabilities.text_document
+        client_pulls = bool(text_caps and text_caps.diagnostic)
+        session.pull_diagnostics = client_pulls and mode != "push"
+        if session.pull_diagnostics:
+            # Registered here, before pygls computes the server's capabilities.
+            ls.feature(types.TEXT_DOCUMENT_DIAGNOSTIC, PULL_OPTIONS)(pull_diagnostics)
+        log.info(
+            "initialized: encoding=%s, %s diagnostics, %d folder(s)",
+            ls.workspace.position_encoding,
+            "pull" if session.pull_diagnostics else "push",
+            len(session.folders),
+        )
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: RiskhintsServer, params: types.InitializedParams) -> None:
+        await pull_configuration(ls)
+        await watch_pyproject(ls)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(
+        ls: RiskhintsServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        if not await pull_configuration(ls):
+            # Clients without workspace/configuration push the settings themselves.
+            ls.session.global_client_settings = _settings_mapping(params.settings)
+        ls.session.refresh_all()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(
+        ls: RiskhintsServer, params: types.DidChangeWatchedFilesParams
+    ) -> None:
+        if any(change.uri.endswith("pyproject.toml") for change in params.changes):
+            for folder in ls.session.folders.values():
+                ls.session.reload_pyproject(folder)
+            ls.session.refresh_all()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    async def did_change_folders(
+        ls: RiskhintsServer, params: types.DidChangeWorkspaceFoldersParams
+    ) -> None:
+        for removed in params.event.removed:
+            ls.session.folders.pop(removed.uri, None)
+        for added in params.event.added:
+            ls.session.add_folder(added.uri)
+        await pull_configuration(ls)
+        ls.session.refresh_all()
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: RiskhintsServer, params: None) -> None:
+        ls.session.shutdown()
+
+
+async def pull_configuration(ls: RiskhintsServer) -> bool:
+    """Ask the client for the ``riskhints`` section, globally and per folder. Returns False
+    when the client does not support ``workspace/configuration``."""
+    caps = ls.client_capabilities.workspace
+    if not (caps and caps.configuration):
+        return False
+    session = ls.session
+    folders = list(session.folders.values())
+    items = [types.ConfigurationItem(section=SECTION)] + [
+        types.ConfigurationItem(scope_uri=folder.uri, section=SECTION) for folder in folders
+    ]
+    try:
+        values = await ls.workspace_configuration_async(types.ConfigurationParams(items=items))
+    except Exception as error:  # a client that fails the request must not stop the server
+        session.warn(f"workspace/configuration failed: {error!r}")
+        return True
+    values = list(values or [])
+    session.global_client_settings = _settings_mapping(values[0] if values else None)
+    for folder, value in zip(folders, values[1:], strict=False):
+        scoped = _settings_mapping(value)
+        # Many clients answer a scoped request with the global section again; only keep
+        # what differs, so folder and global settings layer as users expect.
+        folder.client = {
+            k: v for k, v in scoped.items() if session.global_client_settings.get(k) != v
+        }
+    return True
+
+
+async def watch_pyproject(ls: RiskhintsServer) -> None:
+    caps = ls.client_capabilities.workspace
+    watched = caps.did_change_watched_files if caps else None
+    if not (watched and watched.dynamic_registration):
+        return
+    registration = types.Registration(
+        id=_WATCHER_ID,
+        method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+        register_options=types.DidChangeWatchedFilesRegistrationOptions(
+            watchers=[types.FileSystemWatcher(glob_pattern="**/pyproject.toml")]
+        ),
+    )
+    try:
+        await ls.client_register_capability_async(
+            types.RegistrationParams(registrations=[registration])
+        )
+    except Exception as error:
+        ls.session.warn(f"could not watch pyproject.toml: {error!r}")

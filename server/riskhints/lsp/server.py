@@ -1,0 +1,65 @@
+"""The riskhints language server: a thin pygls adapter around the analysis engine.
+
+Concurrency contract (a tool that flags deadlocks must not have one):
+
+- Handlers run on the asyncio event loop and only touch session state; none of them blocks.
+- Analysis runs in a worker thread (``Session._executor``, 2 workers) on an immutable snapshot
+  ``(uri, version, text, options)``. The worker reads nothing shared and returns new objects.
+- Results are installed and published back on the loop, and only if the document's version is
+  still the one that was analysed: a stale result is dropped, never published.
+- ``didChange`` is debounced per document (``debounceMs``, default 300 ms): a newer edit cancels
+  the pending run. ``didOpen`` and ``didSave`` analyse at once.
+- Diagnostics are cleared when a document is closed. Pull clients (``textDocument/diagnostic``)
+  get reports with result ids and ``unchanged`` replies; push is used otherwise, or when the
+  ``diagnosticMode`` setting says ``push``.
+- pygls reads stdin through its own thread pool; analysis never uses that pool, so reading
+  requests (hover, code actions, ``$/cancelRequest``) goes on while a large file is analysed.
+- Nothing is ever written to stdout but protocol messages: logging goes to stderr (or
+  ``--log-file``) and ``window/logMessage``. Exceptions in handlers are logged, never shown as
+  popups (``report_server_error``).
+- The server never imports or runs the user's code, and writes nothing outside the workspace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from .. import __version__
+from . import code_actions, configuration, diagnostics, hover
+from .session import Session
+
+log = logging.getLogger(__name__)
+
+
+class RiskhintsServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__(
+            "riskhints",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+        )
+        self.session = Session(self)
+
+    def report_server_error(self, error: Exception, source: object) -> None:
+        """Log instead of pygls' default ``window/showMessage`` popup."""
+        log.error("riskhints server error (%s): %r", getattr(source, "__name__", source), error)
+        try:
+            self.window_log_message(
+                types.LogMessageParams(
+                    type=types.MessageType.Error, message=f"riskhints internal error: {error!r}"
+                )
+            )
+        except Exception:  # the connection itself may be what failed
+            log.debug("could not send the error to the client", exc_info=True)
+
+
+def create_server() -> RiskhintsServer:
+    server = RiskhintsServer()
+    configuration.register(server)
+    diagnostics.register(server)
+    hover.register(server)
+    code_actions.register(server)
+    return server

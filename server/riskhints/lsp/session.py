@@ -1,0 +1,260 @@
+"""The server's state: open documents, their latest analysis, settings per workspace folder, and
+the scheduling of analyses (debounce, snapshot, worker thread, publish-if-current).
+
+Only the event loop's thread touches this state. The worker thread receives an immutable
+snapshot and returns new objects; results are installed back on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+from lsprotocol import types
+from pygls.uris import from_fs_path, to_fs_path
+from pygls.workspace.position_codec import PositionCodec
+
+from ..analysis import AnalysisOptions, Finding, analyze_source
+from ..config import ConfigError, Settings, find_pyproject, load_pyproject, parse_settings
+from .convert import to_diagnostic
+from .documents import Document
+
+if TYPE_CHECKING:
+    from .server import RiskhintsServer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    uri: str
+    version: int | None
+    text: str
+    path: str  # workspace-relative (or the URI's path for untitled documents)
+    options: AnalysisOptions
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    version: int | None
+    findings: tuple[Finding, ...]
+    diagnostics: tuple[types.Diagnostic, ...]
+    result_id: str
+
+
+@dataclass
+class FolderConfig:
+    uri: str
+    path: Path | None
+    pyproject: Settings | None = None  # [tool.riskhints] of the folder, if any
+    client: Mapping[str, Any] = field(default_factory=dict)  # workspace/configuration
+
+
+class Session:
+    def __init__(self, server: RiskhintsServer) -> None:
+        self.server = server
+        self.documents: dict[str, Document] = {}
+        self.results: dict[str, AnalysisResult] = {}
+        self._pending: dict[str, asyncio.Task[AnalysisResult | None]] = {}
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="riskhints-analysis")
+        self._result_counter = 0
+        self.init_options: Mapping[str, Any] = {}
+        self.global_client_settings: Mapping[str, Any] = {}
+        self.folders: dict[str, FolderConfig] = {}
+        self.pull_diagnostics = False
+        self.codec = PositionCodec()
+
+    # -- settings --------------------------------------------------------------------------------
+    def add_folder(self, uri: str) -> FolderConfig:
+        path = _uri_path(uri)
+        folder = FolderConfig(uri, path)
+        self.folders[uri] = folder
+        self.reload_pyproject(folder)
+        return folder
+
+    def reload_pyproject(self, folder: FolderConfig) -> None:
+        folder.pyproject = None
+        if folder.path is None:
+            return
+        pyproject = folder.path / "pyproject.toml"
+        if not pyproject.is_file():
+            found = find_pyproject(folder.path)
+            if found is None or not found.is_relative_to(folder.path.parent):
+                return
+            pyproject = found
+        try:
+            folder.pyproject = load_pyproject(pyproject)
+        except ConfigError as error:
+            self.warn(f"{error}; using the defaults for this folder")
+
+    def folder_for(self, uri: str) -> FolderConfig | None:
+        path = _uri_path(uri)
+        best: FolderConfig | None = None
+        for folder in self.folders.values():
+            if path is not None and folder.path is not None and path.is_relative_to(folder.path):
+                if best is None or len(str(folder.path)) > len(str(best.path)):
+                    best = folder
+        return best
+
+    def settings_for(self, uri: str) -> Settings:
+        """defaults < [tool.riskhints] < initializationOptions < workspace/configuration."""
+        folder = self.folder_for(uri)
+        settings = folder.pyproject if folder and folder.pyproject else Settings()
+        layers: list[tuple[Mapping[str, Any], str]] = [
+            (self.init_options, "initializationOptions"),
+            (self.global_client_settings, "workspace/configuration"),
+        ]
+        if folder is not None:
+            layers.append((folder.client, f"workspace/configuration for {folder.uri}"))
+        for raw, source in layers:
+            if not raw:
+                continue
+            try:
+                settings = parse_settings(raw, source, settings)
+            except ConfigError as error:
+                self.warn(f"{error}; ignoring these settings")
+        return settings
+
+    def warn(self, message: str) -> None:
+        log.warning("%s", message)
+        self.server.window_log_message(
+            types.LogMessageParams(type=types.MessageType.Warning, message=message)
+        )
+
+    # -- documents -------------------------------------------------------------------------------
+    def display_path(self, uri: str) -> str:
+        folder = self.folder_for(uri)
+        path = _uri_path(uri)
+        if path is not None and folder is not None and folder.path is not None:
+            return path.relative_to(folder.path).as_posix()
+        if path is not None:
+            return path.name
+        parsed = urlparse(uri)
+        return unquote(parsed.path or parsed.netloc or uri)
+
+    def uri_for(self, display: str, near: str) -> str:
+        folder = self.folder_for(near)
+        if folder is not None and folder.path is not None:
+            return from_fs_path(str(folder.path / display)) or near
+        return near
+
+    def snapshot(self, uri: str) -> Snapshot | None:
+        document = self.documents.get(uri)
+        if document is None:
+            return None
+        options = self.settings_for(uri).analysis_options()
+        return Snapshot(uri, document.version, document.text, self.display_path(uri), options)
+
+    # -- scheduling ------------------------------------------------------------------------------
+    def schedule(self, uri: str, delay_ms: int | None = None) -> None:
+        """(Re)start the analysis of ``uri`` after the debounce delay; an older pending run is
+        cancelled (its result would be stale anyway)."""
+        previous = self._pending.pop(uri, None)
+        if previous is not None:
+            previous.cancel()
+        if delay_ms is None:
+            delay_ms = self.settings_for(uri).debounce_ms
+        task = asyncio.get_running_loop().create_task(self._run(uri, delay_ms / 1000))
+        self._pending[uri] = task
+        task.add_done_callback(functools.partial(self._forget, uri))
+
+    def _forget(self, uri: str, task: asyncio.Task[AnalysisResult | None]) -> None:
+        if self._pending.get(uri) is task:
+            del self._pending[uri]
+
+    async def _run(self, uri: str, delay_s: float) -> AnalysisResult | None:
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
+        snapshot = self.snapshot(uri)
+        if snapshot is None:
+            return None
+        loop = asyncio.get_running_loop()
+        document = Document(uri, snapshot.version, snapshot.text)
+        result = await loop.run_in_executor(
+            self._executor, self._analyze, snapshot, document, self.codec, self._next_result_id()
+        )
+        current = self.documents.get(uri)
+        if current is None or current.version != snapshot.version:
+            return None  # closed or edited meanwhile: never publish stale results
+        self.results[uri] = result
+        if not self.pull_diagnostics:
+            self.server.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(
+                    uri=uri, diagnostics=list(result.diagnostics), version=result.version
+                )
+            )
+        return result
+
+    def _next_result_id(self) -> str:
+        self._result_counter += 1
+        return str(self._result_counter)
+
+    def _analyze(
+        self, snapshot: Snapshot, document: Document, codec: PositionCodec, result_id: str
+    ) -> AnalysisResult:
+        """Runs on a worker thread: touches only its arguments."""
+        findings = analyze_source(snapshot.text, snapshot.path, snapshot.options)
+        uris: dict[str, str] = {}
+        diagnostics = tuple(to_diagnostic(f, document, codec, uris) for f in findings)
+        return AnalysisResult(snapshot.version, tuple(findings), diagnostics, result_id)
+
+    async def current_result(self, uri: str) -> AnalysisResult | None:
+        """The analysis of the document's current version, waiting for a pending one."""
+        for _ in range(3):
+            pending = self._pending.get(uri)
+            document = self.documents.get(uri)
+            if document is None:
+                return None
+            result = self.results.get(uri)
+            if result is not None and result.version == document.version and pending is None:
+                return result
+            if pending is None:
+                self.schedule(uri, delay_ms=0)
+                pending = self._pending[uri]
+            try:
+                result = await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if pending.cancelled():
+                    continue  # superseded by a newer edit: wait for that one
+                raise
+            if result is not None:
+                return result
+        return self.results.get(uri)
+
+    def close(self, uri: str) -> None:
+        self.documents.pop(uri, None)
+        self.results.pop(uri, None)
+        pending = self._pending.pop(uri, None)
+        if pending is not None:
+            pending.cancel()
+
+    def refresh_all(self) -> None:
+        for uri in list(self.documents):
+            self.schedule(uri, delay_ms=0)
+        if self.pull_diagnostics:
+            self._request_refresh()
+
+    def _request_refresh(self) -> None:
+        caps = self.server.client_capabilities.workspace
+        if caps and caps.diagnostics and caps.diagnostics.refresh_support:
+            self.server.workspace_diagnostic_refresh(None)
+
+    def shutdown(self) -> None:
+        for task in self._pending.values():
+            task.cancel()
+        self._pending.clear()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _uri_path(uri: str) -> Path | None:
+    if not uri.startswith("file:"):
+        return None
+    path = to_fs_path(uri)
+    return Path(path) if path else None
