@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, cast
@@ -134,6 +135,20 @@ class FunctionFacts:
     def is_module_scope(self) -> bool:
         return self.name == _MODULE_SCOPE
 
+    @functools.cached_property
+    def own_nodes(self) -> list[ast.AST]:
+        """Every node of the body, not entering nested functions, lambdas or classes (computed
+        once, shared by the rules that need more than the recorded calls and awaits)."""
+        nodes: list[ast.AST] = []
+        stack: list[ast.AST] = [self.node]
+        while stack:
+            node = stack.pop()
+            nodes.append(node)
+            for child in ast.iter_child_nodes(node):
+                if not isinstance(child, _OPAQUE):
+                    stack.append(child)
+        return nodes
+
     @property
     def display(self) -> str:
         """The name a user recognises: ``Cache.refresh`` rather than ``app.cache.Cache.refresh``."""
@@ -166,6 +181,15 @@ class ModuleFacts:
     classes: dict[str, ClassFacts] = field(default_factory=dict)
     # Storage keys of semaphores created with a count of one: they deadlock like a plain lock.
     binary_semaphores: set[str] = field(default_factory=set)
+
+    @functools.cached_property
+    def parents(self) -> dict[int, ast.AST]:
+        """``id(node)`` -> parent node, for the whole module (built on first use only)."""
+        parents: dict[int, ast.AST] = {}
+        for node in ast.walk(self.tree):
+            for child in ast.iter_child_nodes(node):
+                parents[id(child)] = node
+        return parents
 
     def short(self, qualname: str) -> str:
         prefix = self.module + "."
@@ -443,7 +467,7 @@ def _resolve_import_from(module: str, node: ast.ImportFrom) -> str:
 
 def _collect_module_names(facts: ModuleFacts, tree: ast.Module) -> None:
     """Imports anywhere in the module, and top-level definitions (also under if/try)."""
-    for node in ast.walk(tree):
+    for node in iter_statements(tree.body):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -472,6 +496,25 @@ def _collect_module_names(facts: ModuleFacts, tree: ast.Module) -> None:
                     facts.global_names.add(target)
 
     visit_block(tree.body)
+
+
+def iter_statements(body: list[ast.stmt], enter_defs: bool = True) -> Iterator[ast.stmt]:
+    """Every statement in ``body``, nested blocks included, in source order, without walking
+    expressions (imports and assignments are statements: an expression walk would cost many
+    times more on a large module)."""
+    stack = list(reversed(body))
+    while stack:
+        stmt = stack.pop()
+        yield stmt
+        if not enter_defs and isinstance(stmt, _SCOPES):
+            continue
+        nested = list(_sub_blocks(stmt))
+        for block in reversed(nested):
+            stack.extend(reversed(block))
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_OPAQUE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
 def _sub_blocks(stmt: ast.stmt) -> Iterator[list[ast.stmt]]:
@@ -570,7 +613,7 @@ def _collect_types(facts: ModuleFacts, module_scope: Scope, tree: ast.Module) ->
                 facts, f"{qualname}.{method.name}", qualname, self_name, module_scope
             )
             _bind_parameters(method_scope, method)
-            for sub in ast.walk(method):
+            for sub in iter_statements(method.body):
                 value: ast.AST | None = None
                 annotation: ast.AST | None = None
                 if isinstance(sub, ast.Assign) and len(sub.targets) == 1:
@@ -699,51 +742,64 @@ class _FunctionBuilder:
 
     # -- locals --------------------------------------------------------------------------------
     def _prescan_locals(self, scope: Scope, body: list[ast.stmt]) -> None:
-        """Local names, local types and nested defs, flow-insensitively (first typed binding)."""
-        # Source order, so that ``b = a / "x"`` sees the type an earlier line gave ``a``.
-        stack: list[ast.AST] = list(reversed(body))
-        while stack:
-            node = stack.pop()
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                scope.local_functions[node.name] = f"{scope.qualname}.<locals>.{node.name}"
+        """Local names, local types and nested defs, flow-insensitively (first typed binding).
+
+        Walks statements only (bindings are statements, bar ``:=``, looked for only on lines
+        that contain one), in source order so that ``b = a / "x"`` sees the type an earlier
+        line gave ``a``.
+        """
+        global_names: set[str] = set()
+        for node in iter_statements(body, enter_defs=False):
+            kind = type(node)
+            if kind in _SCOPES:
+                name = node.name  # type: ignore[attr-defined]
+                scope.local_functions[name] = f"{scope.qualname}.<locals>.{name}"
                 continue
-            if isinstance(node, ast.Lambda):
+            if kind is ast.Global:
+                global_names.update(node.names)  # type: ignore[attr-defined]
                 continue
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                continue
-            if isinstance(node, (ast.Global, ast.Nonlocal)):
-                continue
-            if isinstance(node, ast.Assign):
-                for target in node.targets:
-                    self._bind_target(scope, target, node.value if len(node.targets) == 1 else None)
-            elif isinstance(node, ast.AnnAssign):
-                type_name = scope.annotation_type(node.annotation)
-                if isinstance(node.target, ast.Name):
+            if kind is ast.Assign:
+                assign = cast(ast.Assign, node)
+                single = len(assign.targets) == 1
+                for target in assign.targets:
+                    self._bind_target(scope, target, assign.value if single else None)
+            elif kind is ast.AnnAssign:
+                ann = cast(ast.AnnAssign, node)
+                type_name = scope.annotation_type(ann.annotation)
+                if isinstance(ann.target, ast.Name):
                     if type_name:
-                        scope.local_types.setdefault(node.target.id, type_name)
+                        scope.local_types.setdefault(ann.target.id, type_name)
                     else:
-                        self._bind_target(scope, node.target, node.value)
-            elif isinstance(node, (ast.With, ast.AsyncWith)):
-                for item in node.items:
+                        self._bind_target(scope, ann.target, ann.value)
+            elif kind is ast.With or kind is ast.AsyncWith:
+                for item in node.items:  # type: ignore[attr-defined]
                     if item.optional_vars is not None:
                         self._bind_target(scope, item.optional_vars, item.context_expr)
-            elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
-                self._bind_target(scope, node.target, None)
-            elif isinstance(node, ast.NamedExpr):
-                self._bind_target(scope, node.target, node.value)
-            elif isinstance(node, ast.ExceptHandler) and node.name:
-                scope.local_names.add(node.name)
-            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-                scope.local_names.add(node.target.id)
-            stack.extend(reversed(list(ast.iter_child_nodes(node))))
-        global_names: set[str] = set()
-        for node in body:
-            for sub in ast.walk(node):
-                if isinstance(sub, ast.Global):
-                    global_names.update(sub.names)
+            elif kind is ast.For or kind is ast.AsyncFor:
+                self._bind_target(scope, node.target, None)  # type: ignore[attr-defined]
+            elif kind is ast.AugAssign:
+                target = node.target  # type: ignore[attr-defined]
+                if isinstance(target, ast.Name):
+                    scope.local_names.add(target.id)
+            elif kind in TRY_NODES:
+                for handler in node.handlers:  # type: ignore[attr-defined]
+                    if handler.name:
+                        scope.local_names.add(handler.name)
+            if self._has_walrus(node):
+                for sub in _own_expressions(node):
+                    if isinstance(sub, ast.NamedExpr):
+                        self._bind_target(scope, sub.target, sub.value)
         for name in global_names:
             scope.local_names.discard(name)
             scope.local_types.pop(name, None)
+
+    def _has_walrus(self, stmt: ast.stmt) -> bool:
+        body = getattr(stmt, "body", None)
+        last = stmt.end_lineno or stmt.lineno
+        if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+            last = body[0].lineno - 1  # a compound statement's header
+        lines = self.positions.lines
+        return any(":=" in lines[i - 1] for i in range(stmt.lineno, min(last, len(lines)) + 1))
 
     def _bind_target(self, scope: Scope, target: ast.AST, value: ast.AST | None) -> None:
         if isinstance(target, ast.Name):
@@ -993,6 +1049,18 @@ class _FunctionBuilder:
             stmt=stmt,
             parent=parent,
         )
+
+
+def _own_expressions(stmt: ast.stmt) -> Iterator[ast.AST]:
+    """Expression nodes of one statement: not its nested statements, lambdas or scopes."""
+    stack: list[ast.AST] = [stmt]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.stmt, ast.Lambda)):
+                continue
+            stack.append(child)
 
 
 def _canonical_callee(callee: str) -> str:

@@ -81,9 +81,10 @@ class Program:
             for fn in module.functions.values():
                 self._functions[fn.qualname] = (module, fn)
         self._blocking: dict[str, BlockingReach | None] = {}
-        self._loop_runner: dict[str, Chain | None] = {}
         self._locks: dict[str, dict[str, Acquisition]] = {}
         self._thread_entries: dict[str, Evidence] | None = None
+        # Summaries that rules compute over the whole program, by name (lives with the program).
+        self.memo: dict[str, object] = {}
 
     # -- lookup ------------------------------------------------------------------------------
     def function(self, qualname: str | None) -> FunctionFacts | None:
@@ -199,30 +200,6 @@ class Program:
                 result = BlockingReach(inner.api, inner.callee, (hop, *inner.chain))
                 break
         self._blocking[fn.qualname] = result
-        return result
-
-    # -- re-enters the loop --------------------------------------------------------------------
-    def loop_runner_reach(self, fn: FunctionFacts) -> Chain | None:
-        """A sync function that runs an event loop (``asyncio.run`` ...), with the chain."""
-        if fn.is_async:
-            return None
-        if fn.qualname in self._loop_runner:
-            return self._loop_runner[fn.qualname]
-        self._loop_runner[fn.qualname] = None
-        result: Chain | None = None
-        for call in sorted(fn.calls, key=lambda c: (c.span.line, c.span.column)):
-            if call.callee in LOOP_RUNNERS:
-                result = (self.hop(fn, call, LOOP_RUNNERS[call.callee]),)
-                break
-            callee = self.callee_function(call)
-            if callee is None or callee.is_async or callee is fn:
-                continue
-            inner = self.loop_runner_reach(callee)
-            if inner is not None:
-                hop = self.hop(fn, call, f"{fn.display}() calls {callee.display}()")
-                result = (hop, *inner)
-                break
-        self._loop_runner[fn.qualname] = result
         return result
 
     # -- locks -----------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ passed where a sync callable is expected."""
 from __future__ import annotations
 
 import ast
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -240,11 +239,10 @@ class LoopWaits:
     """Sync functions that wait for the event loop of the thread they run on, directly or through
     the sync helpers they call (memoised; recursion is cut like :class:`Program` does).
 
-    One instance per :class:`Program` (see :meth:`of`): a workspace analyses many modules
-    against the same program, and helpers they share are summarised once.
+    One instance per :class:`Program` (see :meth:`of`), kept in the program's own memo so it
+    lives and dies with it: a workspace analyses many modules against the same program, and
+    helpers they share are summarised once.
     """
-
-    _per_program: weakref.WeakKeyDictionary[Program, LoopWaits] = weakref.WeakKeyDictionary()
 
     def __init__(self, program: Program) -> None:
         self._program = program
@@ -253,9 +251,9 @@ class LoopWaits:
 
     @classmethod
     def of(cls, program: Program) -> LoopWaits:
-        found = cls._per_program.get(program)
-        if found is None:
-            found = cls._per_program[program] = cls(program)
+        found = program.memo.get(cls.__name__)
+        if not isinstance(found, cls):
+            found = program.memo[cls.__name__] = cls(program)
         return found
 
     def direct(self, fn: FunctionFacts) -> list[LoopWait]:

@@ -514,6 +514,9 @@ def condition_wait_not_in_loop(ctx: RuleContext) -> Iterator[Finding]:
     for fn in ctx.functions():
         parents: dict[int, tuple[ast.AST, list[ast.stmt]]] | None = None
         for call in sorted_calls(fn, lambda c: c.callee in _CONDITION_WAITS):
+            parents = parents if parents is not None else _statement_parents(fn.node)
+            if _timed_wait_then_recheck(call, parents):
+                continue
             if call.in_loop:
                 parents = parents if parents is not None else _statement_parents(fn.node)
                 if _returns_to_loop_check(call, parents):
@@ -532,6 +535,23 @@ def condition_wait_not_in_loop(ctx: RuleContext) -> Iterator[Finding]:
                     f"whenever `{receiver}()` returns, the condition it waited for still holds",
                 ),
             )
+
+
+def _timed_wait_then_recheck(
+    call: CallSite, parents: dict[int, tuple[ast.AST, list[ast.stmt]]]
+) -> bool:
+    """``cond.wait(timeout)`` followed by an ``if`` that re-checks the state (the pattern of
+    ``concurrent.futures.Future.result``): one bounded wait, then the predicate decides."""
+    node = call.node
+    timed = bool(node.args) or any(kw.arg == "timeout" for kw in node.keywords)
+    if not timed or not isinstance(call.stmt, ast.Expr):
+        return False
+    found = parents.get(id(call.stmt))
+    if found is None:
+        return False
+    _, block = found
+    index = next(i for i, s in enumerate(block) if s is call.stmt)
+    return index + 1 < len(block) and isinstance(block[index + 1], ast.If)
 
 
 def _statement_parents(root: ast.AST) -> dict[int, tuple[ast.AST, list[ast.stmt]]]:
@@ -816,6 +836,8 @@ def queue_join_without_task_done(ctx: RuleContext) -> Iterator[Finding]:
     that a queue handed to workers defined elsewhere is left alone. ``task_done()`` on a
     parameter or an untyped receiver counts for any queue; on another queue attribute or
     global, it does not."""
+    if not any(_method(c) == "join" and _is_queue(c) for fn in ctx.functions() for c in fn.calls):
+        return  # no queue is joined here (and the module walk below is not free)
     if _task_done_outside_calls(ctx):
         return  # ``task_done`` passed as a callback or called from a lambda: cannot match it
     dones = [(fn, c) for fn in ctx.functions() for c in fn.calls if _method(c) == "task_done"]

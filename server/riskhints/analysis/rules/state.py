@@ -137,7 +137,7 @@ def _race_on_path(
 
 def _declared_globals(fn: FunctionFacts) -> set[str]:
     names: set[str] = set()
-    for node in _own_nodes(fn.node):
+    for node in fn.own_nodes:
         if isinstance(node, ast.Global):
             names.update(node.names)
     return names

@@ -29,6 +29,14 @@ _CANCELLATION = frozenset(
 _NON_RETAINING_CALLEES = frozenset(
     {"builtins.print", "builtins.repr", "builtins.str", "builtins.id", "builtins.bool"}
 )
+_TASK_OUTCOME_READS = frozenset({"cancel", "result", "exception"})
+_LOOP_RUNS = frozenset(
+    {
+        "asyncio.AbstractEventLoop.run_until_complete",
+        "asyncio.AbstractEventLoop.run_forever",
+        "asyncio.run",
+    }
+)
 _LOGGER_METHODS = frozenset(
     {"debug", "info", "warning", "warn", "error", "exception", "critical", "log"}
 )
@@ -47,8 +55,11 @@ def dangling_task(ctx: RuleContext) -> Iterator[Finding]:
     before it finishes, silently, and its exceptions are never seen. Linters accept any
     assignment; riskhints follows the local to see whether anything keeps it."""
     for fn in ctx.functions():
-        parents = _parent_map(fn)
-        for call in sorted_calls(fn, lambda c: c.callee in TASK_FACTORIES):
+        calls = sorted_calls(fn, lambda c: c.callee in TASK_FACTORIES)
+        if not calls:
+            continue
+        parents = ctx.module.parents
+        for call in calls:
             name = call.callee.rpartition(".")[2] if call.callee else "create_task"
             reason = _dropped_reason(ctx, fn, call, parents)
             if reason is None:
@@ -79,7 +90,9 @@ def _dropped_reason(
         if isinstance(grand, ast.Call) and isinstance(parents.get(id(grand)), ast.Expr):
             return f"is dropped after `.{parent.attr}()`"
         return None
-    if call.usage != "assigned" or fn.is_module_scope:
+    if call.usage != "assigned" or fn.is_module_scope or _runs_the_loop(fn, call):
+        # A sync function that runs the loop after creating the task
+        # (``loop.run_until_complete(...)``) keeps the local alive while the task runs.
         return None
     stmt = call.stmt
     targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
@@ -88,15 +101,24 @@ def _dropped_reason(
     local = targets[0].id
     if _declared_global(fn, local):
         return None
-    for node in ast.walk(fn.node):
+    for node in ast.walk(fn.node):  # nested scopes too: a closure may capture the task
         if isinstance(node, ast.Name) and node.id == local and isinstance(node.ctx, ast.Load):
             if _retains(ctx, fn, node, parents):
                 return None
     return f"is kept only in local `{local}`, which dies when `{fn.display}` returns"
 
 
+def _runs_the_loop(fn: FunctionFacts, created: CallSite) -> bool:
+    if fn.is_async:
+        return False
+    return any(
+        c.callee in _LOOP_RUNS and (c.span.line, c.span.column) > (created.span.line, 0)
+        for c in fn.calls
+    )
+
+
 def _declared_global(fn: FunctionFacts, name: str) -> bool:
-    for node in ast.walk(fn.node):
+    for node in fn.own_nodes:
         if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
             return True
     return False
@@ -113,8 +135,9 @@ def _retains(
         grand = parents.get(id(parent))
         if isinstance(grand, ast.Call) and grand.func is parent:
             # ``t.get_name()`` and ``t.add_done_callback(cb)`` look at the task and let it go;
-            # ``t.cancel()`` ends it (typically in a ``finally``), so nothing is left running.
-            return parent.attr == "cancel"
+            # ``t.cancel()`` ends it (typically in a ``finally``), and ``t.result()`` or
+            # ``t.exception()`` read its outcome: the author expects it to be finished by then.
+            return parent.attr in _TASK_OUTCOME_READS
         # A bound method handed on (``loop.call_later(5, t.cancel)``) holds the task.
         return isinstance(grand, (ast.Call, ast.keyword, ast.Assign, ast.Return))
     if isinstance(parent, ast.FormattedValue):
@@ -139,14 +162,6 @@ def _in_nested_scope(fn: FunctionFacts, node: ast.AST, parents: dict[int, ast.AS
             return True
         current = parents.get(id(current))
     return False
-
-
-def _parent_map(fn: FunctionFacts) -> dict[int, ast.AST]:
-    parents: dict[int, ast.AST] = {}
-    for node in ast.walk(fn.node):
-        for child in ast.iter_child_nodes(node):
-            parents[id(child)] = node
-    return parents
 
 
 @rule(
@@ -225,7 +240,7 @@ def swallowed_cancellation(ctx: RuleContext) -> Iterator[Finding]:
     cancelled yourself is the one place where swallowing it is right, and is left alone."""
     for fn in ctx.async_functions():
         cancelled = _cancelled_names(fn)
-        for node in _own_nodes(fn.node):
+        for node in fn.own_nodes:
             if isinstance(node, TRY_NODES):
                 awaits = [n for b in node.body for n in _own_nodes(b) if _is_await_point(n)]
                 if not awaits or _awaits_cancelled_task(awaits, cancelled):
@@ -314,7 +329,7 @@ def _cancelled_names(fn: FunctionFacts) -> set[str]:
     comprehension form) cancels every element, so ``tasks`` counts as cancelled too."""
     names: set[str] = set()
     loops: list[tuple[ast.AST, ast.AST]] = []
-    for node in _own_nodes(fn.node):
+    for node in fn.own_nodes:
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
