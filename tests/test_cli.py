@@ -162,6 +162,9 @@ def test_gitignored_files_are_skipped_but_explicit_files_are_checked(project: Pa
     assert code == 0, out
     code, out, _ = run(capsys, "check", "build_out/gen.py")
     assert code == 1 and "RH202" in out
+    # A folder that is itself ignored is checked when named, like ruff does.
+    code, out, _ = run(capsys, "check", "build_out")
+    assert code == 1 and "RH202" in out
 
 
 def test_cache_gives_the_same_report_and_is_used(project: Path, capsys) -> None:

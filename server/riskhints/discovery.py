@@ -32,7 +32,8 @@ def discover(paths: Iterable[Path], root: Path, exclude: Iterable[str]) -> list[
         # pattern itself (``riskhints check fixtures``); patterns still apply inside it.
         base = path if _excluded(_relative(path, root), patterns) else root
         candidates = [c for c in _walk(path) if not _excluded(_relative(c, base), patterns)]
-        ignored = _git_ignored(path, candidates)
+        # Likewise a folder git ignores is still checked when named (like ruff does).
+        ignored = set() if _git_ignored(path.parent, [path]) else _git_ignored(path, candidates)
         for candidate in candidates:
             if candidate not in ignored:
                 found[candidate] = None
