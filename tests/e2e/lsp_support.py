@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from lsprotocol import types
@@ -20,6 +21,23 @@ def make_client() -> LanguageClient:
     """pytest-lsp's client, plus what real editors answer: dynamic registrations."""
     client = make_test_lsp_client()
     client.registrations = []  # type: ignore[attr-defined]
+    features = client.protocol.fm.features
+
+    # Every publish, with its version, so a test never misses one that arrived before it
+    # started waiting (pytest-lsp keeps only the latest diagnostics, without the version).
+    client.published = []  # type: ignore[attr-defined]
+    client.publish_waiters = []  # type: ignore[attr-defined]
+    builtin_publish = features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS]
+
+    def publish_diagnostics(params: types.PublishDiagnosticsParams) -> None:
+        builtin_publish(params)
+        client.published.append(params)  # type: ignore[attr-defined]
+        for waiter in client.publish_waiters:  # type: ignore[attr-defined]
+            if not waiter.done():
+                waiter.set_result(None)
+        client.publish_waiters.clear()  # type: ignore[attr-defined]
+
+    features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish_diagnostics
 
     @client.feature(types.CLIENT_REGISTER_CAPABILITY)
     def register_capability(params: types.RegistrationParams) -> None:
@@ -63,12 +81,32 @@ async def diagnostics(
         assert isinstance(report, types.RelatedFullDocumentDiagnosticReport)
         return list(report.items)
 
-    async def wait() -> list[types.Diagnostic]:
+    return list((await next_publish(client, uri, version, seen=0)).diagnostics)
+
+
+def publishes(
+    client: LanguageClient, uri: str, version: int | None
+) -> list[types.PublishDiagnosticsParams]:
+    return [
+        p
+        for p in client.published
+        if p.uri == uri and p.version == version  # type: ignore[attr-defined]
+    ]
+
+
+async def next_publish(
+    client: LanguageClient, uri: str, version: int | None, seen: int
+) -> types.PublishDiagnosticsParams:
+    """The first publish for ``uri`` at ``version`` after the first ``seen`` ones."""
+
+    async def wait() -> types.PublishDiagnosticsParams:
         while True:
-            params = await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-            if params.uri == uri and params.version == version:
-                return list(params.diagnostics)
-            assert params.version is None or params.version <= version, "published the future?"
+            found = publishes(client, uri, version)
+            if len(found) > seen:
+                return found[-1] if seen == 0 else found[seen]
+            waiter = asyncio.get_running_loop().create_future()
+            client.publish_waiters.append(waiter)  # type: ignore[attr-defined]
+            await waiter
 
     return await asyncio.wait_for(wait(), TIMEOUT_S)
 
@@ -92,3 +130,30 @@ def replace_all(client: LanguageClient, uri: str, text: str, version: int) -> No
             content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
         )
     )
+
+
+async def diagnostics_until(
+    client: LanguageClient,
+    uri: str,
+    version: int,
+    accept: Callable[[list[types.Diagnostic]], bool],
+) -> list[types.Diagnostic]:
+    """Diagnostics for ``uri`` at ``version`` once they satisfy ``accept`` (e.g. after a
+    settings change, which the server applies asynchronously and then re-publishes)."""
+
+    async def poll() -> list[types.Diagnostic]:
+        while True:
+            if uses_pull(client):
+                # The server holds a pull while settings change, so one pull suffices.
+                found = await diagnostics(client, uri, version)
+                if accept(found):
+                    return found
+                raise AssertionError(f"unexpected diagnostics {found}")
+            else:
+                seen = len(publishes(client, uri, version))
+                latest = await next_publish(client, uri, version, seen=max(seen - 1, 0))
+                if accept(list(latest.diagnostics)):
+                    return list(latest.diagnostics)
+                await next_publish(client, uri, version, seen=len(publishes(client, uri, version)))
+
+    return await asyncio.wait_for(poll(), TIMEOUT_S)

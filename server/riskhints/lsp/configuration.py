@@ -60,17 +60,27 @@ def register(server: RiskhintsServer) -> None:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: RiskhintsServer, params: types.InitializedParams) -> None:
-        await pull_configuration(ls)
+        try:
+            if await pull_configuration(ls) and ls.session.documents:
+                ls.session.refresh_all()  # opened before the settings arrived
+        finally:
+            ls.session.startup_settings.set()  # after refresh_all: pulls wait for its results
         await watch_pyproject(ls)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
         ls: RiskhintsServer, params: types.DidChangeConfigurationParams
     ) -> None:
-        if not await pull_configuration(ls):
-            # Clients without workspace/configuration push the settings themselves.
-            ls.session.global_client_settings = _settings_mapping(params.settings)
-        ls.session.refresh_all()
+        session = ls.session
+        session.forget_warnings()
+        session.settings_ready.clear()
+        try:
+            if not await pull_configuration(ls):
+                # Clients without workspace/configuration push the settings themselves.
+                session.global_client_settings = _settings_mapping(params.settings)
+            session.refresh_all()
+        finally:
+            session.settings_ready.set()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched_files(

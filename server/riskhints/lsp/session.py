@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from .server import RiskhintsServer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+STARTUP_SETTINGS_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -64,12 +67,20 @@ class Session:
         self.results: dict[str, AnalysisResult] = {}
         self._pending: dict[str, asyncio.Task[AnalysisResult | None]] = {}
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="riskhints-analysis")
-        self._result_counter = 0
         self.init_options: Mapping[str, Any] = {}
         self.global_client_settings: Mapping[str, Any] = {}
         self.folders: dict[str, FolderConfig] = {}
         self.pull_diagnostics = False
         self.codec = PositionCodec()
+        self._warned: set[str] = set()
+        # Cleared while new settings are being fetched: a pull waits for them rather than
+        # answering with a report computed under the old settings.
+        self.settings_ready = asyncio.Event()
+        self.settings_ready.set()
+        # Set once the settings asked for at start-up are in. A pull answered before would
+        # show results for the defaults, and a client without workspace/diagnostic/refresh
+        # (Neovim 0.11) would keep showing them until the next edit.
+        self.startup_settings = asyncio.Event()
 
     # -- settings --------------------------------------------------------------------------------
     def add_folder(self, uri: str) -> FolderConfig:
@@ -123,10 +134,18 @@ class Session:
         return settings
 
     def warn(self, message: str) -> None:
+        """Log a warning once (settings are re-read on every analysis: no storm of repeats)."""
+        if message in self._warned:
+            return
+        self._warned.add(message)
         log.warning("%s", message)
         self.server.window_log_message(
             types.LogMessageParams(type=types.MessageType.Warning, message=message)
         )
+
+    def forget_warnings(self) -> None:
+        """New settings may repeat an old mistake: say it again then."""
+        self._warned.clear()
 
     # -- documents -------------------------------------------------------------------------------
     def display_path(self, uri: str) -> str:
@@ -178,7 +197,7 @@ class Session:
         loop = asyncio.get_running_loop()
         document = Document(uri, snapshot.version, snapshot.text)
         result = await loop.run_in_executor(
-            self._executor, self._analyze, snapshot, document, self.codec, self._next_result_id()
+            self._executor, self._analyze, snapshot, document, self.codec
         )
         current = self.documents.get(uri)
         if current is None or current.version != snapshot.version:
@@ -192,21 +211,27 @@ class Session:
             )
         return result
 
-    def _next_result_id(self) -> str:
-        self._result_counter += 1
-        return str(self._result_counter)
-
     def _analyze(
-        self, snapshot: Snapshot, document: Document, codec: PositionCodec, result_id: str
+        self, snapshot: Snapshot, document: Document, codec: PositionCodec
     ) -> AnalysisResult:
         """Runs on a worker thread: touches only its arguments."""
         findings = analyze_source(snapshot.text, snapshot.path, snapshot.options)
         uris: dict[str, str] = {}
         diagnostics = tuple(to_diagnostic(f, document, codec, uris) for f in findings)
-        return AnalysisResult(snapshot.version, tuple(findings), diagnostics, result_id)
+        # Same version, same findings: same id, so a re-analysis (settings refresh) that
+        # changes nothing still answers ``unchanged`` to a pull client.
+        digest = hashlib.blake2b(repr((snapshot.version, findings)).encode(), digest_size=12)
+        return AnalysisResult(snapshot.version, tuple(findings), diagnostics, digest.hexdigest())
 
     async def current_result(self, uri: str) -> AnalysisResult | None:
         """The analysis of the document's current version, waiting for a pending one."""
+        if not self.startup_settings.is_set():
+            try:
+                await asyncio.wait_for(self.startup_settings.wait(), STARTUP_SETTINGS_WAIT_S)
+            except asyncio.TimeoutError:
+                log.warning("no settings from the client after %ss", STARTUP_SETTINGS_WAIT_S)
+                self.startup_settings.set()
+        await self.settings_ready.wait()
         for _ in range(3):
             pending = self._pending.get(uri)
             document = self.documents.get(uri)
@@ -227,6 +252,11 @@ class Session:
             if result is not None:
                 return result
         return self.results.get(uri)
+
+    async def in_worker(self, function: Callable[..., T], *args: Any) -> T:
+        """Run ``function`` on the analysis pool (it must touch only its arguments)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, function, *args)
 
     def close(self, uri: str) -> None:
         self.documents.pop(uri, None)
