@@ -220,3 +220,27 @@ async def test_untitled_and_outside_workspace_documents(
         )
     )
     assert [d.code for d in await diagnostics(client, untitled, 1)] == ["RH202"]
+
+
+async def test_crlf_and_tab_indented_document(client: LanguageClient, workspace: Path) -> None:
+    text = HAZARD.replace("    ", "\t").replace("\n", "\r\n")
+    uri = open_document(client, workspace / "cache.py", text)
+    [diagnostic] = await diagnostics(client, uri, 1)
+    assert diagnostic.range.start == types.Position(line=7, character=9)
+    assert diagnostic.range.end == types.Position(line=7, character=32)
+    # An incremental edit on a CRLF document lands where the client meant it.
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(
+                        start=types.Position(line=6, character=1),
+                        end=types.Position(line=6, character=5),
+                    ),
+                    text="if",
+                )
+            ],
+        )
+    )
+    assert await diagnostics(client, uri, 2) == []

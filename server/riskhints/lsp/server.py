@@ -29,6 +29,7 @@ from pygls.lsp.server import LanguageServer
 
 from .. import __version__
 from . import code_actions, configuration, diagnostics, hover
+from .protocol import RiskhintsProtocol
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class RiskhintsServer(LanguageServer):
             "riskhints",
             __version__,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=RiskhintsProtocol,
         )
         self.session = Session(self)
 
