@@ -310,7 +310,8 @@ def measure_phases() -> dict[str, Any]:
     Leans on engine internals (RuleContext, Program): on an API change it reports the error."""
     sys.path.insert(0, str(ROOT / "server"))
     try:
-        from riskhints.analysis.engine import AnalysisOptions, decode_source, finalize, parse_source
+        from riskhints.analysis.engine import decode_source, finalize, parse_source
+        from riskhints.analysis.options import AnalysisOptions
         from riskhints.analysis.rules import all_rules, ensure_loaded
         from riskhints.analysis.rules.registry import RuleContext
         from riskhints.analysis.summaries import Program

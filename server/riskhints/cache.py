@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from . import __version__
-from .analysis import Finding
+from .analysis.finding import Finding
 
 _GITIGNORE = "# Created by riskhints: the cache is not meant to be committed.\n*\n"
 
@@ -33,6 +33,14 @@ class FindingsCache:
         digest.update(b"\0")
         digest.update(data)
         return digest.hexdigest()
+
+    def lookup(self, real_path: str, shown_path: str) -> list[Finding] | None:
+        """The cached findings for a file as it is on disk now (None: miss or unreadable)."""
+        try:
+            data = Path(real_path).read_bytes()
+        except OSError:
+            return None
+        return self.get(self.key(shown_path, data))
 
     def get(self, key: str) -> list[Finding] | None:
         entry = self.folder / key[:2] / f"{key}.json"

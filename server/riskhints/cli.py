@@ -11,13 +11,12 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
-from .analysis import AnalysisOptions, Finding, Severity, Span, analyze_bytes
-from .analysis.rules.meta import NOT_ANALYSED
+from .analysis.finding import Finding, Severity, Span
+from .analysis.options import AnalysisOptions
 from .cache import FindingsCache
 from .config import (
     ConfigError,
@@ -203,7 +202,20 @@ def check_files(
 ) -> list[Finding]:
     work = [(str(path), display_path(path)) for path in files]
     results: list[list[Finding]] = []
+    if cache_dir is not None:
+        # Hits are answered here: a warm run never starts a process pool or loads the engine.
+        cache = FindingsCache(cache_dir, options.fingerprint())
+        misses = []
+        for real, shown in work:
+            hit = cache.lookup(real, shown)
+            if hit is None:
+                misses.append((real, shown))
+            else:
+                results.append(hit)
+        work = misses
     if jobs > 1 and len(work) >= _PARALLEL_THRESHOLD:
+        from concurrent.futures import ProcessPoolExecutor
+
         chunk = max(1, len(work) // (jobs * 8))
         batches = [work[i : i + chunk] for i in range(0, len(work), chunk)]
         with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -235,6 +247,9 @@ def _check_batch(
 def _check_one(
     real: str, shown: str, options: AnalysisOptions, cache: FindingsCache | None
 ) -> list[Finding]:
+    from .analysis import analyze_bytes
+    from .analysis.rules.meta import NOT_ANALYSED
+
     try:
         data = Path(real).read_bytes()
     except OSError as error:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .analysis import AnalysisOptions, Severity
+from .analysis.finding import Severity
+from .analysis.options import AnalysisOptions
 from .analysis.suppressions import is_valid_rule_id
 
 if sys.version_info >= (3, 11):

@@ -7,8 +7,8 @@ import ast
 import textwrap
 
 from riskhints.analysis import Finding, analyze_parsed, analyze_source, parse_source
-from riskhints.analysis.engine import AnalysisOptions
 from riskhints.analysis.facts import ModuleFacts, build_module_facts
+from riskhints.analysis.options import AnalysisOptions
 from riskhints.analysis.summaries import Program
 
 

@@ -23,9 +23,10 @@ from typing import Any, cast
 
 import libcst as cst
 
-from ..analysis.engine import AnalysisOptions, analyze_source
+from ..analysis.engine import analyze_source
 from ..analysis.facts import TRY_NODES
 from ..analysis.finding import Finding
+from ..analysis.options import AnalysisOptions
 from .edits import Action, apply_edits, leaves_valid_python, parses
 from .rewrite import (
     LineEdits,

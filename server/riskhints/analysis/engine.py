@@ -11,12 +11,13 @@ from __future__ import annotations
 import io
 import logging
 import tokenize
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from .facts import ModuleFacts, build_module_facts
 from .finding import Finding, Severity, Span
+from .options import AnalysisOptions
 from .parse import ParseResult, parse_module
 from .rules import all_rules, get_rule
 from .rules.meta import BAD_SUPPRESSION, NOT_ANALYSED, SYNTAX_ERROR
@@ -25,30 +26,6 @@ from .summaries import Program
 from .suppressions import is_valid_rule_id, parse_suppressions, statement_heads
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AnalysisOptions:
-    select: tuple[str, ...] = ()  # rule ids or prefixes ("RH2"); empty: every rule
-    ignore: tuple[str, ...] = ()
-    severity: Mapping[str, Severity] = field(default_factory=dict)
-    extra_blocking_calls: frozenset[str] = frozenset()
-
-    def enabled(self, rule_id: str) -> bool:
-        if self.select and not any(rule_id.startswith(p) for p in self.select):
-            return False
-        return not any(rule_id.startswith(p) for p in self.ignore)
-
-    def fingerprint(self) -> str:
-        """What the cache must key on besides the text (the options that change findings)."""
-        return repr(
-            (
-                sorted(self.select),
-                sorted(self.ignore),
-                sorted((k, v.label) for k, v in self.severity.items()),
-                sorted(self.extra_blocking_calls),
-            )
-        )
 
 
 def module_name_for(path: str) -> str:
