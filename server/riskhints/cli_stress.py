@@ -1,0 +1,93 @@
+"""``riskhints stress FILE:FUNCTION``: write a stress test for a function (the same test as the
+server's ``riskhints.insertStressTest`` command) and print the path of the file it went into.
+
+FUNCTION is a name (``handle_event``, ``EventHandler.handle_event``) or a 1-based line inside
+the function. The test goes under the ``stress-test-dir`` setting (default ``tests/stress``) of
+the workspace: the git root above the file, else the current directory (which must hold the
+file). Nothing is overwritten: the test is appended to the module's stress file or starts a new
+one.
+
+Exit codes: 0 written; 2 when the argument is malformed, the file cannot be read, or the test
+cannot be generated or written (with a message saying why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_ERROR = 0, 2
+
+
+def add_parser(commands: Any) -> None:
+    stress = commands.add_parser(
+        "stress",
+        help="write a stress test that runs the function at FILE:FUNCTION under concurrent load",
+    )
+    stress.add_argument(
+        "location",
+        metavar="FILE:FUNCTION",
+        help="a file and a function in it (name, Class.method, or a 1-based line)",
+    )
+    stress.add_argument(
+        "--stress-dir",
+        metavar="DIR",
+        help="folder of the workspace to write into (default: the stress-test-dir setting)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from .actions.stress import StressError
+    from .actions.stress_write import workspace_root, write_stress_test
+    from .analysis import analyze_source, decode_source
+    from .config import ConfigError, Settings, find_pyproject, load_pyproject, parse_settings
+
+    file_name, _, function = str(args.location).rpartition(":")
+    if not file_name or not function:
+        return _fail(f"{args.location}: expected FILE:FUNCTION")
+    file = Path(file_name)
+    target: str | int = int(function) if function.isdigit() else function
+    try:
+        text = decode_source(file.read_bytes())
+    except OSError as error:
+        return _fail(f"{file}: cannot read it ({error.strerror})")
+    except ValueError as error:
+        return _fail(f"{file}: {error}")
+    try:
+        pyproject = find_pyproject(file.resolve().parent)
+        settings = load_pyproject(pyproject) if pyproject else Settings()
+        if args.stress_dir:
+            settings = parse_settings(
+                {"stress-test-dir": args.stress_dir}, "--stress-dir", settings
+            )
+        root = workspace_root(file, fallback=Path.cwd())
+        relative = file.resolve().relative_to(root).as_posix()
+        findings = analyze_source(text, relative, settings.analysis_options())
+        written = write_stress_test(file, text, target, findings, root, settings.stress_test_dir)
+    except (StressError, ConfigError) as error:
+        return _fail(str(error))
+    except OSError as error:
+        return _fail(f"cannot write the stress test ({error.strerror}: {error.filename})")
+    shown = _display_path(written.path)
+    sys.stdout.write(f"{shown}\n")
+    verb = "appended to" if written.appended else "written to"
+    note = f"{written.test_name} {verb} {shown}; run it with: python -m pytest {shown}"
+    if written.skipped_until:
+        factories = ", ".join(f"{name}()" for name in written.skipped_until)
+        note += f"\nit is skipped until you fill in {factories}"
+    sys.stderr.write(note + "\n")
+    return EXIT_OK
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"riskhints: error: {message}\n")
+    return EXIT_ERROR

@@ -1,0 +1,159 @@
+"""The stress-test action over stdio, under the VS Code (UTF-16) and Neovim 0.11 (UTF-8)
+capability sets: the code action runs ``riskhints.insertStressTest``, which writes the test into
+the workspace's stress folder and has the client open it; a second test for the same module is
+appended to that file, never overwriting it; outside any workspace nothing is written."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from .lsp_support import (
+    CONFIG,
+    TIMEOUT_S,
+    capabilities,
+    diagnostics,
+    open_document,
+    tell_code_actions_from_commands,
+)
+from .test_lsp_quickfixes import _actions
+
+KIND = "refactor.riskhints.stressTest"
+COMMAND = "riskhints.insertStressTest"
+# Emoji and CJK on the line of the check: the action is found from the cursor's line only.
+SOURCE = textwrap.dedent(
+    '''\
+    """Currency rates cached per pair; the service is rate-limited and billed per call."""
+    import asyncio
+
+
+    class RateCache:
+        def __init__(self) -> None:
+            self._cache: dict[str, float] = {}
+
+        async def _fetch_rate(self, pair: str) -> float:
+            await asyncio.sleep(0.01)
+            return 1.08
+
+        async def rate(self, pair: str) -> float:
+            if pair not in self._cache:  # 🚀 进度
+                self._cache[pair] = await self._fetch_rate(pair)
+            return self._cache[pair]
+
+
+    def format_rate(value: float) -> str:
+        return f"{value:.4f}"
+    '''
+)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    root = tmp_path / "shop"
+    (root / "shop").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'shop'\n")
+    return root
+
+
+@pytest_lsp.fixture(config=CONFIG, params=["vscode", "neovim"])
+async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest, workspace: Path):
+    tell_code_actions_from_commands(lsp_client)
+    params = types.InitializeParams(
+        capabilities=capabilities(request.param),
+        workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="shop")],
+        initialization_options={"debounceMs": 0},
+    )
+    result = await lsp_client.initialize_session(params)
+    kinds = result.capabilities.code_action_provider
+    assert isinstance(kinds, types.CodeActionOptions)
+    assert KIND in {str(k) for k in kinds.code_action_kinds or []}
+    assert COMMAND in (
+        result.capabilities.execute_command_provider.commands  # type: ignore[union-attr]
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+def _at(line: int) -> types.Range:
+    position = types.Position(line=line, character=8)
+    return types.Range(start=position, end=position)
+
+
+def _line(needle: str) -> int:
+    return next(n for n, line in enumerate(SOURCE.splitlines()) if needle in line)
+
+
+async def _shown(client: LanguageClient, count: int) -> types.ShowDocumentParams:
+    async def wait() -> types.ShowDocumentParams:
+        while len(client.shown_documents) < count:
+            await asyncio.sleep(0.01)
+        return client.shown_documents[count - 1]
+
+    return await asyncio.wait_for(wait(), TIMEOUT_S)
+
+
+async def _run(client: LanguageClient, arguments: list[object]) -> dict[str, object]:
+    result = await asyncio.wait_for(
+        client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=COMMAND, arguments=arguments)
+        ),
+        TIMEOUT_S,
+    )
+    assert isinstance(result, dict)
+    return result
+
+
+async def test_action_writes_the_test_in_the_workspace_and_shows_it(
+    client: LanguageClient, workspace: Path
+) -> None:
+    uri = open_document(client, workspace / "shop" / "rates.py", SOURCE)
+    assert [d.code for d in await diagnostics(client, uri, 1)] == ["RH401"]
+    [action] = await _actions(client, uri, _at(_line("if pair not in")), [], only=[KIND])
+    assert action.title == "Insert stress test for `RateCache.rate`"
+    assert action.kind == KIND and action.command is not None
+    assert list(action.command.arguments or ()) == [uri, "RateCache.rate"]
+
+    result = await _run(client, list(action.command.arguments or ()))
+    written = workspace / "tests" / "stress" / "test_stress_rates.py"
+    assert result["path"] == "tests/stress/test_stress_rates.py"
+    assert result["test"] == "test_stress_rate" and result["appended"] is False
+    assert (await _shown(client, 1)).uri == written.as_uri()
+    first = written.read_text(encoding="utf-8")
+    assert "from shop import rates" in first
+    assert 'monkeypatch.setattr(rate_cache, "_fetch_rate"' in first
+
+    # The same module again, by 0-based line: appended to that file, nothing overwritten.
+    again = await _run(client, [uri, _line("async def _fetch_rate")])
+    assert again["test"] == "test_stress_fetch_rate" and again["appended"] is True
+    after = written.read_text(encoding="utf-8")
+    assert after.startswith(first) and "def test_stress_fetch_rate() -> None:" in after
+    assert (await _shown(client, 2)).uri == written.as_uri()
+    assert sorted(p.name for p in (workspace / "tests" / "stress").iterdir()) == [
+        "test_stress_rates.py"
+    ]
+
+
+async def test_no_action_on_a_plain_function(client: LanguageClient, workspace: Path) -> None:
+    uri = open_document(client, workspace / "shop" / "rates.py", SOURCE)
+    await diagnostics(client, uri, 1)
+    assert await _actions(client, uri, _at(_line("return f")), [], only=[KIND]) == []
+
+
+async def test_outside_any_workspace_nothing_is_written(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "scratch"
+    elsewhere.mkdir()
+    uri = open_document(client, elsewhere / "rates.py", SOURCE)
+    await diagnostics(client, uri, 1)
+    with pytest.raises(Exception, match="not inside a workspace folder or a git repository"):
+        await _run(client, [uri, "RateCache.rate"])
+    assert list(elsewhere.iterdir()) == []
+    with pytest.raises(Exception, match=r"takes \[uri: string, function: name or 0-based line\]"):
+        await _run(client, [uri])
