@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit dogfood docs bench clean install
+.PHONY: demo test lint typecheck unit dogfood docs bench bench-lsp clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ docs: install
 
 bench: install
 	$(BIN)/python bench/check_speed.py
+
+bench-lsp: install
+	$(BIN)/python bench/lsp_latency.py
 
 clean:
 	rm -rf $(VENV) .riskhints build *.egg-info

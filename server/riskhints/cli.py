@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from . import __version__
+from . import __version__, cli_prompt, cli_stress
 from .analysis.finding import Finding, Severity, Span
 from .analysis.options import AnalysisOptions
 from .cache import FindingsCache
@@ -27,6 +27,7 @@ from .config import (
     parse_settings,
 )
 from .discovery import discover
+from .failures import cli as failures_cli
 from .output import FORMATS, render
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -95,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules = commands.add_parser("rules", help="print the rule catalogue")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    failures_cli.add_parser(commands)
+    cli_prompt.add_parser(commands)
+    cli_stress.add_parser(commands)
     return parser
 
 
@@ -111,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": run_check,
         "rules": run_rules,
         "serve": run_serve,
+        "failures": failures_cli.run,
+        "prompt": cli_prompt.run,
+        "stress": cli_stress.run,
     }
     try:
         return handlers[args.command](args)

@@ -64,6 +64,8 @@ class Settings:
     diagnostic_mode: str = (
         "auto"  # "auto": pull when the client can, else push; "push": always push
     )
+    failure_log: str = ".riskhints/failures.jsonl"  # relative to the workspace
+    stress_test_dir: str = "tests/stress"  # generated stress tests, relative to the workspace
 
     def analysis_options(self) -> AnalysisOptions:
         return AnalysisOptions(
@@ -145,6 +147,22 @@ def _validate(name: str, key: str, value: Any, source: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 60_000:
             raise ConfigError(f"{source}: '{key}' must be a whole number of ms (0-60000)")
         return value
+    if name == "failure_log":
+        from .failures.workspace import check_log_setting
+
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: '{key}' must be a path, got {value!r}")
+        try:
+            return check_log_setting(value)
+        except ValueError as error:
+            raise ConfigError(f"{source}: '{key}' {error}") from None
+    if name == "stress_test_dir":
+        from pathlib import PurePosixPath
+
+        folder = PurePosixPath(str(value).replace("\\", "/"))
+        if not isinstance(value, str) or not value or folder.is_absolute() or ".." in folder.parts:
+            raise ConfigError(f"{source}: '{key}' must be a folder inside the workspace")
+        return folder.as_posix()
     if name == "diagnostic_mode":
         if value not in DIAGNOSTIC_MODES:
             modes = ", ".join(DIAGNOSTIC_MODES)

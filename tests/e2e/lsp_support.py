@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Union
 
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
@@ -157,3 +158,17 @@ async def diagnostics_until(
                 await next_publish(client, uri, version, seen=len(publishes(client, uri, version)))
 
     return await asyncio.wait_for(poll(), TIMEOUT_S)
+
+
+def tell_code_actions_from_commands(client: LanguageClient) -> None:
+    """lsprotocol reads any ``{"command": ...}`` in a code action reply as a Command, so a
+    CodeAction that runs a command arrives mangled. Editors look at the type of ``command``
+    (a string for a Command, an object for a CodeAction); make the test client do the same."""
+    converter = client.protocol._converter
+
+    def structure(value: Any, _: type) -> types.Command | types.CodeAction:
+        if isinstance(value.get("command"), str):
+            return converter.structure(value, types.Command)
+        return converter.structure(value, types.CodeAction)
+
+    converter.register_structure_hook(Union[types.Command, types.CodeAction], structure)  # noqa: UP007

@@ -12,7 +12,15 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from .lsp_support import CONFIG, capabilities, diagnostics, open_document, replace_all, uses_pull
+from .lsp_support import (
+    CONFIG,
+    capabilities,
+    diagnostics,
+    open_document,
+    replace_all,
+    tell_code_actions_from_commands,
+    uses_pull,
+)
 
 HAZARD = textwrap.dedent(
     """\
@@ -175,18 +183,23 @@ async def test_suppress_action_inserts_a_comment_that_silences_the_finding(
 
 
 async def test_code_actions_honour_context_only(client: LanguageClient, workspace: Path) -> None:
+    tell_code_actions_from_commands(client)
     uri = open_document(client, workspace / "cache.py", HAZARD)
     [diagnostic] = await diagnostics(client, uri, 1)
-    actions = await client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=diagnostic.range,
-            context=types.CodeActionContext(
-                diagnostics=[diagnostic], only=[types.CodeActionKind.Refactor]
-            ),
+
+    async def kinds(only: str) -> set[str]:
+        actions = await client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=diagnostic.range,
+                context=types.CodeActionContext(diagnostics=[diagnostic], only=[only]),
+            )
         )
-    )
-    assert not actions
+        return {str(getattr(a, "kind", None)) for a in actions or []}
+
+    assert await kinds("refactor.extract") == set()
+    assert all(kind.startswith("refactor.") for kind in await kinds("refactor"))
+    assert all(kind == "quickfix" for kind in await kinds("quickfix"))
 
 
 async def test_close_clears_push_diagnostics(client: LanguageClient, workspace: Path) -> None:

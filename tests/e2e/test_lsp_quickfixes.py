@@ -154,8 +154,10 @@ async def test_preferred_quick_fix_removes_the_finding(
     assert len(preferred) == 1
     assert preferred[0].kind == types.CodeActionKind.QuickFix
     assert any("Suppress" in a.title for a in actions)
-    # Invoked without ``only``: the menu also offers fix-all.
-    assert {a.kind for a in actions} == {types.CodeActionKind.QuickFix, "source.fixAll.riskhints"}
+    # Invoked without ``only``: the menu also offers fix-all (and our refactor/source actions).
+    kinds = {str(getattr(a.kind, "value", a.kind)) for a in actions}
+    assert {"quickfix", "source.fixAll.riskhints"} <= kinds
+    assert all(k.startswith(("quickfix", "source.", "refactor.riskhints.")) for k in kinds)
     encoding = client.position_encoding  # type: ignore[attr-defined]
     fixed = apply_text_edits(SOURCE, _edits_of(preferred[0], uri, 1), encoding)
     assert expected_line in fixed.splitlines()
@@ -209,4 +211,4 @@ async def test_server_advertises_the_fix_all_kind(client: LanguageClient) -> Non
     provider = client.server_capabilities.code_action_provider  # type: ignore[attr-defined]
     assert isinstance(provider, types.CodeActionOptions)
     kinds = {str(getattr(k, "value", k)) for k in provider.code_action_kinds or []}
-    assert kinds == {"quickfix", "source.fixAll.riskhints"}
+    assert {"quickfix", "source.fixAll.riskhints"} <= kinds  # other actions add their own

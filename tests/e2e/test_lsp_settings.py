@@ -3,6 +3,7 @@ bad settings are logged and never stop the server. Pull clients get ``unchanged`
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from pathlib import Path
 
@@ -102,8 +103,21 @@ async def test_bad_setting_is_logged_and_defaults_are_used(
     found = await diagnostics(client, uri, 1)
     assert codes(found) == ["RH202"]
     assert next(iter(found)).severity == types.DiagnosticSeverity.Error
-    warnings = [m.message for m in client.log_messages if m.type == types.MessageType.Warning]
-    assert any("severity.RH202" in m and "unknown severity 'loud'" in m for m in warnings)
+
+    def warned() -> bool:
+        return any(
+            m.type == types.MessageType.Warning
+            and "severity.RH202" in m.message
+            and "unknown severity 'loud'" in m.message
+            for m in client.log_messages
+        )
+
+    async def wait_for_warning() -> None:
+        # The settings arrive asynchronously; the warning comes when they are first used.
+        while not warned():
+            await client.wait_for_notification(types.WINDOW_LOG_MESSAGE)
+
+    await asyncio.wait_for(wait_for_warning(), 30)
 
 
 async def test_pyproject_change_is_picked_up(

@@ -15,12 +15,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from .checklist_marks import review_checklists
 from .facts import ModuleFacts, build_module_facts
 from .finding import Finding, Severity, Span
 from .options import AnalysisOptions
 from .parse import ParseResult, parse_module
 from .rules import all_rules, get_rule
-from .rules.meta import BAD_SUPPRESSION, NOT_ANALYSED, SYNTAX_ERROR
+from .rules.meta import BAD_SUPPRESSION, NOT_ANALYSED, STALE_ASSUMPTION, SYNTAX_ERROR
 from .rules.registry import RuleContext
 from .summaries import Program
 from .suppressions import is_valid_rule_id, parse_suppressions, statement_heads
@@ -158,7 +159,10 @@ def _run_rules(facts: ModuleFacts, program: Program, options: AnalysisOptions) -
 def finalize(
     findings: list[Finding], parsed: ParsedModule, options: AnalysisOptions
 ) -> list[Finding]:
-    """Suppressions, unknown ids in them, severity overrides, selection, order, dedup."""
+    """Checklists, suppressions, unknown ids in them, severity overrides, selection, order,
+    dedup."""
+    review = review_checklists(parsed.text, parsed.facts, findings, options, _stale_assumption)
+    findings = [*findings, *review.stale]
     suppressions = parse_suppressions(parsed.text)
     out: list[Finding] = []
     if suppressions:
@@ -198,6 +202,7 @@ def finalize(
         override = options.severity.get(finding.rule)
         if override is not None:
             finding = finding.with_severity(override)
+        finding = review.acknowledge(finding)
         key = finding.sort_key()
         if key in seen:
             continue
@@ -210,6 +215,11 @@ def finalize(
 def _default_severity(rule_id: str) -> Severity:
     spec = get_rule(rule_id)
     return spec.severity if spec else Severity.WARNING
+
+
+def _stale_assumption(path: str, span: Span, message: str, function: str) -> Finding:
+    severity = _default_severity(STALE_ASSUMPTION)
+    return Finding(STALE_ASSUMPTION, severity, path, span, message, function=function)
 
 
 def _not_analysed(path: str, message: str) -> Finding:

@@ -38,7 +38,7 @@ def parse_suppressions(text: str) -> list[Suppression]:
     if _MARKER not in text:
         return []
     found: list[Suppression] = []
-    for line_no, column, comment in _comments(text):
+    for line_no, column, comment in iter_comments(text):
         match = _COMMENT.search(comment)
         if match is None:
             continue
@@ -60,7 +60,7 @@ def parse_suppressions(text: str) -> list[Suppression]:
     return found
 
 
-def _comments(text: str) -> Iterable[tuple[int, int, str]]:
+def iter_comments(text: str) -> Iterable[tuple[int, int, str]]:
     """Real comments only (not ``#`` inside strings); falls back to a line scan when the file
     does not tokenize (it is being typed)."""
     try:

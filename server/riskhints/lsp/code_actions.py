@@ -25,12 +25,21 @@ from ..actions.edits import Action
 from ..actions.fixes import FIX_ALL_KIND, fix_all, fixes_for
 from ..actions.suppress import suppress_action
 from ..analysis import AnalysisOptions, Finding
+from . import checklist, stress
 from .documents import Document
+from .failures import KIND as LOG_FAILURE_KIND
+from .failures import log_failure_actions
 
 if TYPE_CHECKING:
     from .server import RiskhintsServer
 
-KINDS: list[types.CodeActionKind | str] = [types.CodeActionKind.QuickFix, FIX_ALL_KIND]
+KINDS: list[types.CodeActionKind | str] = [
+    types.CodeActionKind.QuickFix,
+    FIX_ALL_KIND,
+    LOG_FAILURE_KIND,
+    *checklist.KINDS,
+    *stress.KINDS,
+]
 _QUICKFIX = types.CodeActionKind.QuickFix.value
 
 
@@ -110,8 +119,13 @@ def register(server: RiskhintsServer) -> None:
             quick_fixes=_wanted(_QUICKFIX, only) and bool(selected),
             fix_all=_wanted(FIX_ALL_KIND, only) and asked_for_all and bool(result.findings),
         )
+        logging_actions = log_failure_actions(uri, selected, result.diagnostics, only)
+        logging_actions += await checklist.code_actions(  # assumptions checklist and prompt
+            ls, document, result.findings, [f for _, f in selected], start[0], only
+        )
+        logging_actions += await stress.code_actions(ls, document, result.findings, start[0], only)
         if not (request.quick_fixes or request.fix_all):
-            return None
+            return logging_actions or None
         computed = await session.in_worker(compute_actions, request)
         current = session.documents.get(uri)
         if current is None or current.version != document.version:
@@ -126,7 +140,7 @@ def register(server: RiskhintsServer) -> None:
             for action, index in computed
             if _wanted(action.kind, only)
         ]
-        return actions or None
+        return actions + logging_actions or None
 
 
 def _overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:

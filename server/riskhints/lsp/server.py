@@ -28,7 +28,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from .. import __version__
-from . import code_actions, configuration, diagnostics, hover
+from . import checklist, code_actions, configuration, diagnostics, failures, hover, stress
 from .protocol import RiskhintsProtocol
 from .session import Session
 
@@ -64,4 +64,7 @@ def create_server() -> RiskhintsServer:
     diagnostics.register(server)
     hover.register(server)
     code_actions.register(server)
+    failures.register(server)
+    checklist.register(server)
+    stress.register(server)
     return server

@@ -26,6 +26,7 @@ from ..analysis import AnalysisOptions, Finding, analyze_source
 from ..config import ConfigError, Settings, find_pyproject, load_pyproject, parse_settings
 from .convert import to_diagnostic
 from .documents import Document
+from .failures import FailureWatcher
 
 if TYPE_CHECKING:
     from .server import RiskhintsServer
@@ -81,6 +82,7 @@ class Session:
         # show results for the defaults, and a client without workspace/diagnostic/refresh
         # (Neovim 0.11) would keep showing them until the next edit.
         self.startup_settings = asyncio.Event()
+        self.failures = FailureWatcher(self)
 
     # -- settings --------------------------------------------------------------------------------
     def add_folder(self, uri: str) -> FolderConfig:
@@ -203,6 +205,7 @@ class Session:
         if current is None or current.version != snapshot.version:
             return None  # closed or edited meanwhile: never publish stale results
         self.results[uri] = result
+        self.failures.after_analysis(snapshot, result)  # resolves logged failures, off the loop
         if not self.pull_diagnostics:
             self.server.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(

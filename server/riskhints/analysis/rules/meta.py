@@ -9,6 +9,7 @@ from .registry import meta_rule
 SYNTAX_ERROR = "RH001"
 BAD_SUPPRESSION = "RH002"
 NOT_ANALYSED = "RH003"
+STALE_ASSUMPTION = "RH004"
 
 meta_rule(
     SYNTAX_ERROR,
@@ -35,4 +36,16 @@ meta_rule(
     """The file was skipped: it is not valid text in its declared encoding, it looks binary,
     or its expressions are nested more deeply than the parser (or the analysis) can follow.
     Nothing in it was checked.""",
+)
+meta_rule(
+    STALE_ASSUMPTION,
+    "stale-assumption",
+    Severity.WARNING,
+    "A checked item of an assumptions checklist no longer describes the code below it.",
+    """An item of an assumptions checklist (``# [x] ... (RH202 7f3a9c)``) was checked against
+    code that has since changed: its fingerprint — the rule, the function and the normalised
+    text of the statement it is about, never line numbers — matches nothing the function has
+    now (a new ``await`` under the lock, a changed call, a renamed function). The finding it
+    acknowledged is reported again at its normal severity. Re-check the assumption against the
+    new code, then run "Update assumptions checklist" and check it again.""",
 )
