@@ -7,13 +7,12 @@ before it is offered: an edit that would break a file that parsed is never propo
 
 from __future__ import annotations
 
-import ast
 import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..analysis.finding import Span
+from ..analysis.parse import parse_python
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -74,9 +73,7 @@ def apply_edits(text: str, edits: Sequence[TextEdit]) -> str:
 
 def parses(text: str) -> bool:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(text)
+        parse_python(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True

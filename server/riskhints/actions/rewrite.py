@@ -18,7 +18,6 @@ from __future__ import annotations
 import ast
 import difflib
 import re
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -27,6 +26,7 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from ..analysis.finding import Span
+from ..analysis.parse import parse_python
 from ..analysis.positions import Positions
 from .edits import TextEdit, line_ending
 
@@ -69,9 +69,7 @@ class Source:
     @classmethod
     def parse(cls, text: str) -> Source | None:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                tree = ast.parse(text)
+            tree = parse_python(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return None
         return cls(text, tree)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from ..analysis.finding import Finding
+from ..analysis.parse import parse_python
 from .stress_template import HARNESS_MARKER, MODULE_MARKER, render_header
 
 ASYNC_CALLS = 50
@@ -216,7 +217,7 @@ def stress_target_at(text: str, line: int, findings: Sequence[Finding]) -> str |
     """The function at 1-based ``line`` worth a stress test (a coroutine, a user of locks, or
     one with findings), by display name; None otherwise or when the module does not parse."""
     try:
-        found = _find_target(ast.parse(text), line)
+        found = _find_target(parse_python(text), line)
     except (StressError, SyntaxError, ValueError, RecursionError):
         return None
     if found.is_async or any(f.function == found.display for f in findings):
@@ -278,7 +279,7 @@ def generate_stress_test(
 
 def _parse(text: str) -> ast.Module:
     try:
-        return ast.parse(text)
+        return parse_python(text)
     except (SyntaxError, ValueError) as error:
         raise StressError(f"the module does not parse ({error}); fix that first") from None
 
@@ -360,7 +361,7 @@ def _clean_stress_dir(stress_dir: str) -> str:
 
 def _defined_names(text: str) -> set[str]:
     try:
-        tree = ast.parse(text)
+        tree = parse_python(text)
     except (SyntaxError, ValueError):
         raise StressError("the existing stress file does not parse; fix it first") from None
     return {

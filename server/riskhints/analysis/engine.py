@@ -72,6 +72,14 @@ class ParsedModule:
     facts: ModuleFacts | None
     problem: Finding | None
 
+    def release(self) -> None:
+        """Break the facts' reference cycles (function -> scope -> module -> function) so the
+        memory goes back at once, not at the next full garbage collection: in the server a full
+        collection on the analysis thread cost 26-75 ms every few keystrokes."""
+        if self.facts is not None:
+            self.facts.release()
+            self.facts = None
+
 
 def parse_source(text: str, path: str, module: str | None = None) -> ParsedModule:
     module = module or module_name_for(path)
@@ -110,7 +118,10 @@ def analyze_source(
 ) -> list[Finding]:
     """Findings for one module analysed on its own."""
     parsed = parse_source(text, path, module)
-    return analyze_parsed([parsed], options or AnalysisOptions())[path]
+    try:
+        return analyze_parsed([parsed], options or AnalysisOptions())[path]
+    finally:
+        parsed.release()
 
 
 def analyze_bytes(data: bytes, path: str, options: AnalysisOptions | None = None) -> list[Finding]:
@@ -135,6 +146,7 @@ def analyze_parsed(
         if parsed.facts is not None:
             findings.extend(_run_rules(parsed.facts, program, options))
         results[parsed.path] = finalize(findings, parsed, options)
+    program.memo.clear()  # rule summaries point back at the program: no cycle outlives the run
     return results
 
 

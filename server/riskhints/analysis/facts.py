@@ -191,6 +191,12 @@ class ModuleFacts:
                 parents[id(child)] = node
         return parents
 
+    def release(self) -> None:
+        """Drop what ties the facts into cycles (see ``ParsedModule.release``)."""
+        self.functions.clear()
+        self.classes.clear()
+        self.__dict__.pop("parents", None)
+
     def short(self, qualname: str) -> str:
         prefix = self.module + "."
         return qualname[len(prefix) :] if qualname.startswith(prefix) else qualname
@@ -484,18 +490,26 @@ def _collect_module_names(facts: ModuleFacts, tree: ast.Module) -> None:
                     f"{source}.{alias.name}" if source else alias.name
                 )
 
-    def visit_block(body: list[ast.stmt]) -> None:
-        for stmt in body:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                facts.top_level_defs[stmt.name] = f"{facts.module}.{stmt.name}"
-            elif isinstance(stmt, (ast.If, ast.Try, ast.With)):
-                for block in _sub_blocks(stmt):
-                    visit_block(block)
-            else:
-                for target in _assigned_names(stmt):
-                    facts.global_names.add(target)
+    for stmt in _top_level(tree.body, (ast.If, ast.Try, ast.With)):
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            facts.top_level_defs[stmt.name] = f"{facts.module}.{stmt.name}"
+        else:
+            for target in _assigned_names(stmt):
+                facts.global_names.add(target)
 
-    visit_block(tree.body)
+
+def _top_level(body: list[ast.stmt], through: tuple[type[ast.stmt], ...]) -> Iterator[ast.stmt]:
+    """Statements of a block, looking inside the blocks of ``through`` statements (``if``,
+    ``try`` ...) but not into functions or classes. Iterative on purpose: a recursive closure
+    would tie the facts into a reference cycle that only a full collection frees."""
+    stack = list(reversed(body))
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, through):
+            for block in reversed(list(_sub_blocks(stmt))):
+                stack.extend(reversed(block))
+        else:
+            yield stmt
 
 
 def iter_statements(body: list[ast.stmt], enter_defs: bool = True) -> Iterator[ast.stmt]:
@@ -545,42 +559,33 @@ def _collect_types(facts: ModuleFacts, module_scope: Scope, tree: ast.Module) ->
     # Classes first, so that ``cache = Cache()`` at module level gets a type.
     class_nodes: list[tuple[ast.ClassDef, str]] = []
 
-    def find_classes(body: list[ast.stmt], prefix: str) -> None:
-        for stmt in body:
+    pending: list[tuple[list[ast.stmt], str]] = [(tree.body, facts.module)]
+    while pending:
+        body, prefix = pending.pop(0)
+        for stmt in _top_level(body, (ast.If, ast.Try)):
             if isinstance(stmt, ast.ClassDef):
                 qualname = f"{prefix}.{stmt.name}"
                 class_nodes.append((stmt, qualname))
-                find_classes(stmt.body, qualname)
-            elif isinstance(stmt, (ast.If, ast.Try)):
-                for block in _sub_blocks(stmt):
-                    find_classes(block, prefix)
-
-    find_classes(tree.body, facts.module)
+                pending.append((stmt.body, qualname))
     for node, qualname in class_nodes:
         bases = [b for b in (module_scope.qualify(base) for base in node.bases) if b]
         facts.classes[qualname] = ClassFacts(qualname, node.name, node, bases)
 
-    def record_globals(body: list[ast.stmt]) -> None:
-        for stmt in body:
-            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-                target = stmt.targets[0]
-                if isinstance(target, ast.Name):
-                    type_name = module_scope.value_type(stmt.value)
-                    if type_name:
-                        facts.global_types[target.id] = type_name
-                        if _is_binary_semaphore(type_name, stmt.value):
-                            facts.binary_semaphores.add(f"{facts.module}.{target.id}")
-            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-                type_name = module_scope.annotation_type(
-                    stmt.annotation
-                ) or module_scope.value_type(stmt.value)
+    for stmt in _top_level(tree.body, (ast.If, ast.Try)):
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+            if isinstance(target, ast.Name):
+                type_name = module_scope.value_type(stmt.value)
                 if type_name:
-                    facts.global_types[stmt.target.id] = type_name
-            elif isinstance(stmt, (ast.If, ast.Try)):
-                for block in _sub_blocks(stmt):
-                    record_globals(block)
-
-    record_globals(tree.body)
+                    facts.global_types[target.id] = type_name
+                    if _is_binary_semaphore(type_name, stmt.value):
+                        facts.binary_semaphores.add(f"{facts.module}.{target.id}")
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            type_name = module_scope.annotation_type(stmt.annotation) or module_scope.value_type(
+                stmt.value
+            )
+            if type_name:
+                facts.global_types[stmt.target.id] = type_name
 
     for node, qualname in class_nodes:
         cls = facts.classes[qualname]

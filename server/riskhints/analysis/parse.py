@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 import warnings
 from dataclasses import dataclass
 
 from .positions import split_lines
 
 _MAX_RECOVERIES = 25
+_PARSE_LOCK = threading.Lock()
 _DEF = re.compile(r"^(\s*)(async\s+def|def|class)\b")
 
 
@@ -68,8 +70,17 @@ def parse_module(text: str, filename: str = "<unknown>") -> ParseResult:
     return ParseResult(None, first, ())
 
 
+def parse_python(text: str, filename: str = "<unknown>") -> ast.Module:
+    """``ast.parse`` for every part of riskhints that runs on a worker thread (see below)."""
+    return _parse(text, filename)
+
+
 def _parse(text: str, filename: str) -> ast.Module:
-    with warnings.catch_warnings():
+    # One parse at a time: CPython 3.11's AST constructor keeps its recursion counter per
+    # interpreter, and two threads parsing at once can fail with "AST constructor recursion
+    # depth mismatch" (python/cpython#106905). Parsing holds the GIL anyway, so the lock costs
+    # nothing. ``warnings.catch_warnings`` is not thread-safe either, so it sits inside too.
+    with _PARSE_LOCK, warnings.catch_warnings():
         # Invalid escape sequences and the like are the user's linter's business, not ours.
         warnings.simplefilter("ignore")
         return ast.parse(text, filename=filename, type_comments=False)

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..analysis.finding import Finding
+from ..analysis.parse import parse_python
 from ..analysis.positions import split_lines
 
 SCHEMA_VERSION = 1
@@ -123,7 +124,7 @@ def new_id() -> str:
 
 def _parse(text: str) -> ast.Module | None:
     try:
-        return ast.parse(text)
+        return parse_python(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 

@@ -198,9 +198,13 @@ class Session:
             return None
         loop = asyncio.get_running_loop()
         document = Document(uri, snapshot.version, snapshot.text)
-        result = await loop.run_in_executor(
-            self._executor, self._analyze, snapshot, document, self.codec
-        )
+        try:
+            result = await loop.run_in_executor(
+                self._executor, self._analyze, snapshot, document, self.codec
+            )
+        except Exception:  # the engine confines rule errors; this is the last line of defence
+            log.exception("analysis of %s (version %s) failed", uri, snapshot.version)
+            return None
         current = self.documents.get(uri)
         if current is None or current.version != snapshot.version:
             return None  # closed or edited meanwhile: never publish stale results
