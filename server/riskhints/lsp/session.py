@@ -11,8 +11,9 @@ import asyncio
 import functools
 import hashlib
 import logging
+import multiprocessing
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 STARTUP_SETTINGS_WAIT_S = 5.0
+#: Documents this large (~8,000 lines) are analysed in a separate process (see ``_run``).
+BIG_DOCUMENT_CHARS = 300_000
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class Session:
         self.results: dict[str, AnalysisResult] = {}
         self._pending: dict[str, asyncio.Task[AnalysisResult | None]] = {}
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="riskhints-analysis")
+        self._process_pool: ProcessPoolExecutor | None = None
         self.init_options: Mapping[str, Any] = {}
         self.global_client_settings: Mapping[str, Any] = {}
         self.folders: dict[str, FolderConfig] = {}
@@ -199,8 +203,19 @@ class Session:
         loop = asyncio.get_running_loop()
         document = Document(uri, snapshot.version, snapshot.text)
         try:
+            findings: list[Finding] | None = None
+            if len(snapshot.text) >= BIG_DOCUMENT_CHARS:
+                # Parsing a 20,000-line file holds the GIL for a quarter of a second at a time;
+                # in another process it cannot stall hovers and code actions on the loop.
+                findings = await loop.run_in_executor(
+                    self._big_document_pool(),
+                    analyze_source,
+                    snapshot.text,
+                    snapshot.path,
+                    snapshot.options,
+                )
             result = await loop.run_in_executor(
-                self._executor, self._analyze, snapshot, document, self.codec
+                self._executor, self._analyze, snapshot, document, self.codec, findings
             )
         except Exception:  # the engine confines rule errors; this is the last line of defence
             log.exception("analysis of %s (version %s) failed", uri, snapshot.version)
@@ -218,11 +233,23 @@ class Session:
             )
         return result
 
+    def _big_document_pool(self) -> ProcessPoolExecutor:
+        if self._process_pool is None:
+            # spawn, not fork: this process runs threads (pygls' reader, the analysis pool).
+            context = multiprocessing.get_context("spawn")
+            self._process_pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        return self._process_pool
+
     def _analyze(
-        self, snapshot: Snapshot, document: Document, codec: PositionCodec
+        self,
+        snapshot: Snapshot,
+        document: Document,
+        codec: PositionCodec,
+        findings: list[Finding] | None = None,
     ) -> AnalysisResult:
         """Runs on a worker thread: touches only its arguments."""
-        findings = analyze_source(snapshot.text, snapshot.path, snapshot.options)
+        if findings is None:
+            findings = analyze_source(snapshot.text, snapshot.path, snapshot.options)
         uris: dict[str, str] = {}
         diagnostics = tuple(to_diagnostic(f, document, codec, uris) for f in findings)
         # Same version, same findings: same id, so a re-analysis (settings refresh) that
@@ -288,6 +315,8 @@ class Session:
             task.cancel()
         self._pending.clear()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._process_pool is not None:
+            self._process_pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _uri_path(uri: str) -> Path | None:
