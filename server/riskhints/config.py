@@ -44,6 +44,7 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
 )
 
 DIAGNOSTIC_MODES = ("auto", "push")
+SCOPES = ("all", "ai", "changed")
 _RULE_PREFIX = re.compile(r"^RH\d{0,3}$")
 
 
@@ -66,6 +67,15 @@ class Settings:
     )
     failure_log: str = ".riskhints/failures.jsonl"  # relative to the workspace
     stress_test_dir: str = "tests/stress"  # generated stress tests, relative to the workspace
+    # Provenance: which code is AI-suggested (see riskhints.provenance).
+    scope: str = "all"  # "all" | "ai" (AI-suggested code only) | "changed" (AI or changed vs base)
+    base: str = "HEAD"  # the git ref "changed" compares against
+    provenance_edits: bool = True  # bulk insertions seen by the server count as AI-suggested
+    provenance_git: bool = True  # lines of commits marked as AI-authored (git blame)
+    provenance_markers: bool = True  # "# riskhints: ai-begin" / "ai-end" comments
+    ai_commit_patterns: tuple[str, ...] = ()  # regexes; empty: the built-in assistant markers
+    bulk_insert_min_lines: int = 2  # one change inserting this many non-blank lines ...
+    bulk_insert_min_chars: int = 60  # ... or this many characters is AI-suggested
 
     def analysis_options(self) -> AnalysisOptions:
         return AnalysisOptions(
@@ -163,6 +173,33 @@ def _validate(name: str, key: str, value: Any, source: str) -> Any:
         if not isinstance(value, str) or not value or folder.is_absolute() or ".." in folder.parts:
             raise ConfigError(f"{source}: '{key}' must be a folder inside the workspace")
         return folder.as_posix()
+    if name == "scope":
+        if value not in SCOPES:
+            scopes = ", ".join(SCOPES)
+            raise ConfigError(f"{source}: '{key}' must be one of {scopes}, got {value!r}")
+        return value
+    if name == "base":
+        if not isinstance(value, str) or not value.strip() or value.startswith("-"):
+            raise ConfigError(f"{source}: '{key}' must be a git ref such as HEAD or origin/main")
+        return value.strip()
+    if name in ("provenance_edits", "provenance_git", "provenance_markers"):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: '{key}' must be true or false, got {value!r}")
+        return value
+    if name == "ai_commit_patterns":
+        patterns = _string_list(key, value, source)
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ConfigError(
+                    f"{source}: '{key}' has an invalid regex {pattern!r}: {error}"
+                ) from None
+        return patterns
+    if name in ("bulk_insert_min_lines", "bulk_insert_min_chars"):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:
+            raise ConfigError(f"{source}: '{key}' must be a whole number from 1 to 100000")
+        return value
     if name == "diagnostic_mode":
         if value not in DIAGNOSTIC_MODES:
             modes = ", ".join(DIAGNOSTIC_MODES)
