@@ -37,6 +37,7 @@ test: lint typecheck dogfood unit
 
 docs: install
 	$(BIN)/riskhints rules --format markdown > docs/rules.md
+	$(BIN)/riskhints settings > docs/settings.md
 
 bench: install
 	$(BIN)/python bench/check_speed.py

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from . import __version__, cli_prompt, cli_stress
+from . import __version__, cli_prompt, cli_provenance, cli_stress
 from .analysis.finding import Finding, Severity, Span
 from .analysis.options import AnalysisOptions
 from .cache import FindingsCache
@@ -88,17 +88,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="cache folder (default: .riskhints/cache in the project root)",
     )
     check.add_argument("--quiet", "-q", action="store_true", help="no progress or summary")
+    cli_provenance.add_check_arguments(check)
 
     serve = commands.add_parser("serve", help="start the language server (stdio by default)")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (debugging)")
     serve.add_argument("--log-file", type=Path, help="write the server log to this file")
     serve.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv)")
 
+    settings = commands.add_parser("settings", help="print every setting (docs/settings.md)")
+    settings.add_argument("--format", choices=("markdown",), default="markdown")
+
     rules = commands.add_parser("rules", help="print the rule catalogue")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     failures_cli.add_parser(commands)
     cli_prompt.add_parser(commands)
     cli_stress.add_parser(commands)
+    cli_provenance.add_parser(commands)
     return parser
 
 
@@ -114,10 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "check": run_check,
         "rules": run_rules,
+        "settings": run_settings,
         "serve": run_serve,
         "failures": failures_cli.run,
         "prompt": cli_prompt.run,
         "stress": cli_stress.run,
+        "provenance": run_provenance,
     }
     try:
         return handlers[args.command](args)
@@ -157,6 +164,9 @@ def load_settings(args: argparse.Namespace, start: Path) -> tuple[Settings, Path
         overrides["select"] = _split_ids(args.select)
     if args.ignore:
         overrides["ignore"] = [*settings.ignore, *_split_ids(args.ignore)]
+    for key in ("scope", "base"):  # riskhints check --scope/--base, riskhints provenance --base
+        if getattr(args, key, None) is not None:
+            overrides[key] = getattr(args, key)
     if overrides:
         settings = parse_settings(overrides, "command line", settings)
     return settings, root
@@ -178,6 +188,8 @@ def run_check(args: argparse.Namespace) -> int:
     jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
     show_progress = (not args.quiet) and sys.stderr.isatty() and len(files) >= _PROGRESS_THRESHOLD
     findings = check_files(files, options, cache_dir, jobs, show_progress)
+    # After the cache, which holds raw findings: provenance is never stale.
+    findings = cli_provenance.scope_findings(findings, settings, root)
     report = render(args.format, findings, len(files))
     if args.output is not None:
         args.output.write_text(report, encoding="utf-8")
@@ -305,6 +317,11 @@ class _progress:
             self._progress.stop()  # type: ignore[attr-defined]
 
 
+def run_provenance(args: argparse.Namespace) -> int:
+    settings, root = load_settings(args, args.files[0])
+    return cli_provenance.run(args, settings, root)
+
+
 def run_rules(args: argparse.Namespace) -> int:
     from .docs import rules_json, rules_markdown, rules_text
 
@@ -341,4 +358,11 @@ def run_serve(args: argparse.Namespace) -> int:
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
         server.start_io()
+    return EXIT_CLEAN
+
+
+def run_settings(args: argparse.Namespace) -> int:
+    from .config import settings_markdown
+
+    sys.stdout.write(settings_markdown())
     return EXIT_CLEAN
