@@ -18,6 +18,8 @@ from . import __version__, cli_prompt, cli_provenance, cli_stress
 from .analysis.finding import Finding, Severity, Span
 from .analysis.options import AnalysisOptions
 from .cache import FindingsCache
+from .cli_common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS
+from .cli_common import display_path as display_path  # re-exported for subcommands
 from .config import (
     ConfigError,
     Settings,
@@ -30,7 +32,6 @@ from .discovery import discover
 from .failures import cli as failures_cli
 from .output import FORMATS, render
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 _PARALLEL_THRESHOLD = 48  # below this many files a process pool costs more than it saves
 _PROGRESS_THRESHOLD = 200
 
@@ -202,14 +203,6 @@ def run_check(args: argparse.Namespace) -> int:
     if findings and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
-
-
-def display_path(path: Path) -> str:
-    """Relative to the working directory when possible: no absolute paths in reports."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
 
 
 def check_files(

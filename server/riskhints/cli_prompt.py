@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .cli_common import display_path, fail
+
 EXIT_OK, EXIT_ERROR = 0, 2
 
 
@@ -30,22 +32,22 @@ def run(args: argparse.Namespace) -> int:
 
     file, line = _location(args.location)
     if file is None or line is None:
-        return _fail(f"{args.location}: expected FILE:LINE, with LINE a number from 1")
+        return fail(f"{args.location}: expected FILE:LINE, with LINE a number from 1")
     try:
         data = file.read_bytes()
     except OSError as error:
-        return _fail(f"{file}: cannot read it ({error.strerror})")
+        return fail(f"{file}: cannot read it ({error.strerror})")
     try:
         text = decode_source(data)
     except ValueError as error:
-        return _fail(f"{file}: {error}")
+        return fail(f"{file}: {error}")
     pyproject = find_pyproject(file.resolve().parent)
     settings = load_pyproject(pyproject) if pyproject else Settings()
-    shown = _display_path(file)
+    shown = display_path(file)
     findings = analyze_source(text, shown, settings.analysis_options())
     prompt = build_prompt(text, shown, findings, line)
     if prompt is None:
-        return _fail(f"{shown}:{line}: no function at this line (or the file does not parse)")
+        return fail(f"{shown}:{line}: no function at this line (or the file does not parse)")
     sys.stdout.write(prompt.text + "\n")
     return EXIT_OK
 
@@ -55,15 +57,3 @@ def _location(value: str) -> tuple[Path | None, int | None]:
     if not name or not number.isdigit() or int(number) < 1:
         return None, None
     return Path(name), int(number)
-
-
-def _display_path(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
-def _fail(message: str) -> int:
-    sys.stderr.write(f"riskhints: error: {message}\n")
-    return EXIT_ERROR

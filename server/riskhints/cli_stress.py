@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .cli_common import display_path, fail
+
 EXIT_OK, EXIT_ERROR = 0, 2
 
 
@@ -46,15 +48,15 @@ def run(args: argparse.Namespace) -> int:
 
     file_name, _, function = str(args.location).rpartition(":")
     if not file_name or not function:
-        return _fail(f"{args.location}: expected FILE:FUNCTION")
+        return fail(f"{args.location}: expected FILE:FUNCTION")
     file = Path(file_name)
     target: str | int = int(function) if function.isdigit() else function
     try:
         text = decode_source(file.read_bytes())
     except OSError as error:
-        return _fail(f"{file}: cannot read it ({error.strerror})")
+        return fail(f"{file}: cannot read it ({error.strerror})")
     except ValueError as error:
-        return _fail(f"{file}: {error}")
+        return fail(f"{file}: {error}")
     try:
         pyproject = find_pyproject(file.resolve().parent)
         settings = load_pyproject(pyproject) if pyproject else Settings()
@@ -67,10 +69,10 @@ def run(args: argparse.Namespace) -> int:
         findings = analyze_source(text, relative, settings.analysis_options())
         written = write_stress_test(file, text, target, findings, root, settings.stress_test_dir)
     except (StressError, ConfigError) as error:
-        return _fail(str(error))
+        return fail(str(error))
     except OSError as error:
-        return _fail(f"cannot write the stress test ({error.strerror}: {error.filename})")
-    shown = _display_path(written.path)
+        return fail(f"cannot write the stress test ({error.strerror}: {error.filename})")
+    shown = display_path(written.path)
     sys.stdout.write(f"{shown}\n")
     verb = "appended to" if written.appended else "written to"
     note = f"{written.test_name} {verb} {shown}; run it with: python -m pytest {shown}"
@@ -79,15 +81,3 @@ def run(args: argparse.Namespace) -> int:
         note += f"\nit is skipped until you fill in {factories}"
     sys.stderr.write(note + "\n")
     return EXIT_OK
-
-
-def _display_path(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
-def _fail(message: str) -> int:
-    sys.stderr.write(f"riskhints: error: {message}\n")
-    return EXIT_ERROR

@@ -208,54 +208,38 @@ class ModuleFacts:
             for p in prefixes
         )
 
-    def class_attr_type(self, class_qualname: str, attr: str) -> str | None:
+    def lineage(self, class_qualname: str) -> Iterator[ClassFacts]:
+        """The class and its bases defined in this module, nearest first (each once)."""
         seen: set[str] = set()
         pending = [class_qualname]
         while pending:
-            current = pending.pop()
+            current = pending.pop(0)
             if current in seen:
                 continue
             seen.add(current)
             cls = self.classes.get(current)
-            if cls is None:
-                continue
+            if cls is not None:
+                yield cls
+                pending.extend(cls.bases)
+
+    def class_attr_type(self, class_qualname: str, attr: str) -> str | None:
+        for cls in self.lineage(class_qualname):
             if attr in cls.attr_types:
                 return cls.attr_types[attr]
-            pending.extend(cls.bases)
         return None
 
     def attr_owner(self, class_qualname: str, attr: str) -> str:
         """The class (this one or a base in this module) whose body or methods define ``attr``:
         a lock created in a base's ``__init__`` is the same object in every subclass method."""
-        seen: set[str] = set()
-        pending = [class_qualname]
-        while pending:
-            current = pending.pop(0)
-            if current in seen:
-                continue
-            seen.add(current)
-            cls = self.classes.get(current)
-            if cls is None:
-                continue
+        for cls in self.lineage(class_qualname):
             if attr in cls.attr_types or attr in cls.instance_attrs:
-                return current
-            pending.extend(cls.bases)
+                return cls.qualname
         return class_qualname
 
     def method(self, class_qualname: str, name: str) -> str | None:
-        seen: set[str] = set()
-        pending = [class_qualname]
-        while pending:
-            current = pending.pop(0)
-            if current in seen:
-                continue
-            seen.add(current)
-            cls = self.classes.get(current)
-            if cls is None:
-                continue
+        for cls in self.lineage(class_qualname):
             if name in cls.methods:
                 return cls.methods[name]
-            pending.extend(cls.bases)
         return None
 
     def iter_functions(self) -> Iterator[FunctionFacts]:
