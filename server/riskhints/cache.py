@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
@@ -34,31 +35,60 @@ class FindingsCache:
         digest.update(data)
         return digest.hexdigest()
 
-    def lookup(self, real_path: str, shown_path: str) -> list[Finding] | None:
-        """The cached findings for a file as it is on disk now (None: miss or unreadable)."""
+    def lookup(
+        self,
+        real_path: str,
+        shown_path: str,
+        current_digest: Callable[[str], str | None] | None = None,
+    ) -> list[Finding] | None:
+        """The cached findings for a file as it is on disk now (None: miss or unreadable).
+
+        An entry records the workspace files its findings depend on (calls followed across
+        files) with their digests; it is a hit only while ``current_digest`` of each of them is
+        unchanged."""
         try:
             data = Path(real_path).read_bytes()
         except OSError:
             return None
-        return self.get(self.key(shown_path, data))
+        entry = self.get_entry(self.key(shown_path, data))
+        if entry is None:
+            return None
+        findings, dependencies = entry
+        if dependencies and (
+            current_digest is None
+            or any(current_digest(dep) != value for dep, value in dependencies.items())
+        ):
+            self.hits -= 1
+            self.misses += 1
+            return None
+        return findings
 
     def get(self, key: str) -> list[Finding] | None:
+        entry = self.get_entry(key)
+        return entry[0] if entry is not None else None
+
+    def get_entry(self, key: str) -> tuple[list[Finding], dict[str, str]] | None:
         entry = self.folder / key[:2] / f"{key}.json"
         try:
             payload = json.loads(entry.read_text(encoding="utf-8"))
             findings = [Finding.from_dict(item) for item in payload["findings"]]
-        except (OSError, ValueError, KeyError, TypeError):
+            dependencies = {str(k): str(v) for k, v in payload.get("dependencies", {}).items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             self.misses += 1
             return None
         self.hits += 1
-        return findings
+        return findings, dependencies
 
-    def put(self, key: str, findings: list[Finding]) -> None:
+    def put(
+        self, key: str, findings: list[Finding], dependencies: dict[str, str] | None = None
+    ) -> None:
         folder = self.folder / key[:2]
         try:
             self._ensure_root()
             folder.mkdir(parents=True, exist_ok=True)
-            payload = json.dumps({"findings": [f.to_dict() for f in findings]})
+            payload = json.dumps(
+                {"findings": [f.to_dict() for f in findings], "dependencies": dependencies or {}}
+            )
             fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:

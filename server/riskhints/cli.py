@@ -15,9 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import __version__, cli_prompt, cli_provenance, cli_stress
-from .analysis.finding import Finding, Severity, Span
-from .analysis.options import AnalysisOptions
-from .cache import FindingsCache
+from .checking import check_files
 from .cli_common import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS
 from .cli_common import display_path as display_path  # re-exported for subcommands
 from .config import (
@@ -32,7 +30,6 @@ from .discovery import discover
 from .failures import cli as failures_cli
 from .output import FORMATS, render
 
-_PARALLEL_THRESHOLD = 48  # below this many files a process pool costs more than it saves
 _PROGRESS_THRESHOLD = 200
 
 
@@ -188,7 +185,8 @@ def run_check(args: argparse.Namespace) -> int:
         cache_dir = args.cache_dir or (root / ".riskhints" / "cache")
     jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
     show_progress = (not args.quiet) and sys.stderr.isatty() and len(files) >= _PROGRESS_THRESHOLD
-    findings = check_files(files, options, cache_dir, jobs, show_progress)
+    with _progress(len(files), show_progress) as advance:
+        findings = check_files(files, root, options, cache_dir, jobs, advance)
     # After the cache, which holds raw findings: provenance is never stale.
     findings = cli_provenance.scope_findings(findings, settings, root)
     report = render(args.format, findings, len(files))
@@ -203,86 +201,6 @@ def run_check(args: argparse.Namespace) -> int:
     if findings and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
-
-
-def check_files(
-    files: Sequence[Path],
-    options: AnalysisOptions,
-    cache_dir: Path | None,
-    jobs: int = 1,
-    show_progress: bool = False,
-) -> list[Finding]:
-    work = [(str(path), display_path(path)) for path in files]
-    results: list[list[Finding]] = []
-    if cache_dir is not None:
-        # Hits are answered here: a warm run never starts a process pool or loads the engine.
-        cache = FindingsCache(cache_dir, options.fingerprint())
-        misses = []
-        for real, shown in work:
-            hit = cache.lookup(real, shown)
-            if hit is None:
-                misses.append((real, shown))
-            else:
-                results.append(hit)
-        work = misses
-    if jobs > 1 and len(work) >= _PARALLEL_THRESHOLD:
-        from concurrent.futures import ProcessPoolExecutor
-
-        chunk = max(1, len(work) // (jobs * 8))
-        batches = [work[i : i + chunk] for i in range(0, len(work), chunk)]
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_check_batch, batch, options, cache_dir) for batch in batches]
-            with _progress(len(work), show_progress) as advance:
-                for future, batch in zip(futures, batches, strict=True):
-                    results.extend(future.result())
-                    advance(len(batch))
-    else:
-        with _progress(len(work), show_progress) as advance:
-            for item in work:
-                results.extend(_check_batch([item], options, cache_dir))
-                advance(1)
-    findings = [f for per_file in results for f in per_file]
-    findings.sort(key=Finding.sort_key)
-    return findings
-
-
-def _check_batch(
-    batch: Sequence[tuple[str, str]], options: AnalysisOptions, cache_dir: Path | None
-) -> list[list[Finding]]:
-    cache = FindingsCache(cache_dir, options.fingerprint()) if cache_dir is not None else None
-    out: list[list[Finding]] = []
-    for real, shown in batch:
-        out.append(_check_one(real, shown, options, cache))
-    return out
-
-
-def _check_one(
-    real: str, shown: str, options: AnalysisOptions, cache: FindingsCache | None
-) -> list[Finding]:
-    from .analysis import analyze_bytes
-    from .analysis.rules.meta import NOT_ANALYSED
-
-    try:
-        data = Path(real).read_bytes()
-    except OSError as error:
-        return [
-            Finding(
-                NOT_ANALYSED,
-                Severity.WARNING,
-                shown,
-                Span(1, 0, 1, 0),
-                f"not analysed: cannot read the file ({error.strerror})",
-            )
-        ]
-    key = cache.key(shown, data) if cache is not None else ""
-    if cache is not None:
-        cached = cache.get(key)
-        if cached is not None:
-            return cached
-    findings = analyze_bytes(data, shown, options)
-    if cache is not None:
-        cache.put(key, findings)
-    return findings
 
 
 class _progress:

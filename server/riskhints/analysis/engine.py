@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from .checklist_marks import review_checklists
-from .facts import ModuleFacts, build_module_facts
+from .facts import ExternalTypes, ModuleFacts, build_module_facts
 from .finding import Finding, Severity, Span
 from .options import AnalysisOptions
 from .parse import ParseResult, parse_module
@@ -81,9 +81,17 @@ class ParsedModule:
             self.facts = None
 
 
-def parse_source(text: str, path: str, module: str | None = None) -> ParsedModule:
+def parse_source(
+    text: str,
+    path: str,
+    module: str | None = None,
+    external: ExternalTypes | None = None,
+    parsed: ParseResult | None = None,
+) -> ParsedModule:
+    """Parse (unless ``parsed`` is given) and build the facts; ``external`` are the types other
+    workspace modules give to the names this one imports."""
     module = module or module_name_for(path)
-    result = parse_module(text, path)
+    result = parsed if parsed is not None else parse_module(text, path)
     problem: Finding | None = None
     if result.problem is not None:
         rule_id = SYNTAX_ERROR if result.problem.kind == "syntax" else NOT_ANALYSED
@@ -104,7 +112,7 @@ def parse_source(text: str, path: str, module: str | None = None) -> ParsedModul
     facts: ModuleFacts | None = None
     if result.tree is not None:
         try:
-            facts = build_module_facts(result.tree, text, module, path)
+            facts = build_module_facts(result.tree, text, module, path, external or ExternalTypes())
         except RecursionError:
             problem = _not_analysed(path, "nested too deeply to analyse")
     return ParsedModule(path, text, result, facts, problem)
@@ -133,15 +141,20 @@ def analyze_bytes(data: bytes, path: str, options: AnalysisOptions | None = None
 
 
 def analyze_parsed(
-    modules: Iterable[ParsedModule], options: AnalysisOptions
+    modules: Iterable[ParsedModule],
+    options: AnalysisOptions,
+    targets: set[str] | None = None,
 ) -> dict[str, list[Finding]]:
-    """Findings for each module, with calls followed across all of them."""
+    """Findings for each module (or for the ``targets`` paths only), with calls followed across
+    all of ``modules``."""
     modules = list(modules)
     program = Program(
         [m.facts for m in modules if m.facts is not None], options.extra_blocking_calls
     )
     results: dict[str, list[Finding]] = {}
     for parsed in modules:
+        if targets is not None and parsed.path not in targets:
+            continue
         findings: list[Finding] = [parsed.problem] if parsed.problem else []
         if parsed.facts is not None:
             findings.extend(_run_rules(parsed.facts, program, options))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
@@ -42,6 +42,32 @@ _MODULE_SCOPE = "<module>"
 _PATH_TYPES = frozenset({"pathlib.Path", "pathlib.PurePath"})
 # Subscripted annotations from these name containers or callables, not the value's own class.
 _CONTAINER_MODULES = ("builtins.", "typing.", "typing_extensions.", "collections.")
+
+
+@dataclass(frozen=True)
+class ExternalTypes:
+    """What other workspace modules say about their names: the types of their globals and
+    class attributes (``shop.services.ledger.ledger_lock`` -> ``threading.Lock``) and which of
+    their names are classes. Given by the workspace, so an imported lock is still a lock."""
+
+    types: Mapping[str, str] = field(default_factory=dict)
+    classes: frozenset[str] = frozenset()
+
+    @staticmethod
+    def of(modules: Iterable[ModuleFacts]) -> ExternalTypes:
+        types: dict[str, str] = {}
+        classes: set[str] = set()
+        for facts in modules:
+            for name, type_name in facts.global_types.items():
+                types[f"{facts.module}.{name}"] = type_name
+            for qualname, cls in facts.classes.items():
+                classes.add(qualname)
+                for attr, type_name in cls.attr_types.items():
+                    types[f"{qualname}.{attr}"] = type_name
+        return ExternalTypes(types, frozenset(classes))
+
+
+_NO_EXTERNAL_TYPES = ExternalTypes()
 
 
 @dataclass(frozen=True)
@@ -179,6 +205,8 @@ class ModuleFacts:
     top_level_defs: dict[str, str] = field(default_factory=dict)
     functions: dict[str, FunctionFacts] = field(default_factory=dict)
     classes: dict[str, ClassFacts] = field(default_factory=dict)
+    is_package: bool = False  # an ``__init__`` module
+    external: ExternalTypes = field(default_factory=ExternalTypes)
     # Storage keys of semaphores created with a count of one: they deadlock like a plain lock.
     binary_semaphores: set[str] = field(default_factory=set)
 
@@ -308,11 +336,19 @@ class Scope:
             if owner is None and isinstance(node.value, ast.Name):
                 # ``Cache._lock``: a class attribute read through the class itself.
                 named = self.qualify(node.value)
-                if named is not None and named in self.module_facts.classes:
+                if named is not None and (
+                    named in self.module_facts.classes
+                    or named in self.module_facts.external.classes
+                ):
                     owner = named
+            external = self.module_facts.external.types
             if owner is not None:
-                return self.module_facts.class_attr_type(owner, node.attr)
-            return None
+                return self.module_facts.class_attr_type(owner, node.attr) or external.get(
+                    f"{owner}.{node.attr}"
+                )
+            # ``ledger.ledger_lock`` on an imported workspace module.
+            module_name = self.qualify(node.value)
+            return external.get(f"{module_name}.{node.attr}") if module_name else None
         if isinstance(node, ast.Call):
             return self.type_of_call(node)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
@@ -333,7 +369,12 @@ class Scope:
             if name in scope.local_names or name in scope.local_functions:
                 return None
             scope = scope.parent
-        return self.module_facts.global_types.get(name)
+        facts = self.module_facts
+        if name in facts.global_types:
+            return facts.global_types[name]
+        if name in facts.imports:
+            return facts.external.types.get(facts.imports[name])
+        return None
 
     def type_of_call(self, node: ast.Call) -> str | None:
         callee = self.qualify(node.func)
@@ -345,7 +386,10 @@ class Scope:
         canonical = canonical_type(callee)
         if canonical in PRIMITIVES or canonical in KNOWN_CLASSES:
             return canonical
-        if canonical in self.module_facts.classes:
+        if (
+            canonical in self.module_facts.classes
+            or canonical in self.module_facts.external.classes
+        ):
             return canonical
         if canonical in RETURN_TYPES:
             return RETURN_TYPES[canonical]
@@ -422,8 +466,9 @@ class Scope:
             return f"{self.module_facts.module}.{node.id}"
         if isinstance(node, ast.Attribute):
             owner = self.type_of(node.value)
-            if owner is not None and owner in self.module_facts.classes:
-                return f"{self.module_facts.attr_owner(owner, node.attr)}.{node.attr}"
+            facts = self.module_facts
+            if owner is not None and (owner in facts.classes or owner in facts.external.classes):
+                return f"{facts.attr_owner(owner, node.attr)}.{node.attr}"
             base = self.storage_key(node.value) if owner is None else None
             if base is not None:
                 return f"{base}.{node.attr}"
@@ -435,8 +480,16 @@ class Scope:
 # ---------------------------------------------------------------------------------------------
 
 
-def build_module_facts(tree: ast.Module, text: str, module: str, path: str) -> ModuleFacts:
+def build_module_facts(
+    tree: ast.Module,
+    text: str,
+    module: str,
+    path: str,
+    external: ExternalTypes = _NO_EXTERNAL_TYPES,
+) -> ModuleFacts:
     facts = ModuleFacts(module=module, path=path, tree=tree, positions=Positions(text))
+    facts.external = external
+    facts.is_package = is_package_path(path)
     _collect_module_names(facts, tree)
     module_scope = Scope(facts, f"{module}.{_MODULE_SCOPE}", None, None)
     _collect_types(facts, module_scope, tree)
@@ -445,14 +498,41 @@ def build_module_facts(tree: ast.Module, text: str, module: str, path: str) -> M
     return facts
 
 
-def _resolve_import_from(module: str, node: ast.ImportFrom) -> str:
+def _resolve_import_from(module: str, node: ast.ImportFrom, is_package: bool = False) -> str:
+    """The absolute module a ``from ... import`` names. In a package's ``__init__`` the module
+    *is* the package, so ``from .x import y`` there means ``<package>.x``."""
     if not node.level:
         return node.module or ""
-    package_parts = module.split(".")[: -node.level] if module else []
+    parts = module.split(".") if module else []
+    drop = node.level - 1 if is_package else node.level
+    package_parts = parts[: len(parts) - drop] if drop else parts
     base = ".".join(package_parts)
     if node.module:
         return f"{base}.{node.module}" if base else node.module
     return base
+
+
+def imported_targets(tree: ast.Module, module: str, is_package: bool) -> set[str]:
+    """Qualified names a module imports (cheap: statements only), for the workspace to know
+    which modules to read before this one's facts are built."""
+    targets: set[str] = set()
+    for node in iter_statements(tree.body):
+        if isinstance(node, ast.Import):
+            targets.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            source = _resolve_import_from(module, node, is_package)
+            targets.update(
+                f"{source}.{alias.name}" if source else alias.name
+                for alias in node.names
+                if alias.name != "*"
+            )
+            if source:
+                targets.add(source)
+    return targets
+
+
+def is_package_path(path: str) -> bool:
+    return path.replace("\\", "/").rsplit("/", 1)[-1] in ("__init__.py", "__init__.pyi")
 
 
 def _collect_module_names(facts: ModuleFacts, tree: ast.Module) -> None:
@@ -466,7 +546,7 @@ def _collect_module_names(facts: ModuleFacts, tree: ast.Module) -> None:
                     top = alias.name.split(".")[0]
                     facts.imports.setdefault(top, top)
         elif isinstance(node, ast.ImportFrom):
-            source = _resolve_import_from(facts.module, node)
+            source = _resolve_import_from(facts.module, node, facts.is_package)
             for alias in node.names:
                 if alias.name == "*":
                     continue

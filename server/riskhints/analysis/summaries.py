@@ -100,6 +100,23 @@ class Program:
                 method = module.method(owner, name)
                 if method is not None and method in self._functions:
                     return self._functions[method][1]
+        # A name re-exported by a package (``from .profiles import load_profile`` in
+        # ``services/__init__.py``, imported as ``services.load_profile``).
+        target = self._reexport(qualname)
+        if target is not None:
+            found = self._functions.get(target)
+            return found[1] if found is not None else None
+        return None
+
+    def _reexport(self, qualname: str) -> str | None:
+        for _ in range(8):  # chains of re-exports, without looping forever on a cycle
+            module_name, _, name = qualname.rpartition(".")
+            module = self.modules.get(module_name)
+            if module is None or name not in module.imports:
+                return None
+            qualname = module.imports[name]
+            if qualname in self._functions:
+                return qualname
         return None
 
     def module_of(self, fn: FunctionFacts) -> ModuleFacts:

@@ -5,7 +5,7 @@ blocking waits under a lock, Queue.join without task_done."""
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..facts import CallSite, FunctionFacts, Held, LockOp, LockRef
@@ -281,8 +281,15 @@ def _is_mutex(ctx: RuleContext, lock: LockRef) -> bool:
 
 
 def _order_edges(ctx: RuleContext) -> list[_OrderEdge]:
+    """Lock-order edges of every function of the program (other modules too: an inversion
+    may take one order here and the other in a module this one imports)."""
     edges: list[_OrderEdge] = []
-    for fn in ctx.functions():
+    for fn in ctx.program.iter_functions():
+        path = ctx.program.path_of(fn)
+
+        def hop(span: Span, message: str, path: str = path) -> Evidence:
+            return Evidence(span, message, path)
+
         for op in fn.lock_ops:
             if op.is_try_acquire:
                 continue
@@ -295,10 +302,8 @@ def _order_edges(ctx: RuleContext) -> list[_OrderEdge]:
                             fn,
                             op.span,
                             (
-                                ctx.evidence(
-                                    held.span, f"{fn.display}() takes {held.lock.display}"
-                                ),
-                                ctx.evidence(op.span, f"then {op.lock.display}"),
+                                hop(held.span, f"{fn.display}() takes {held.lock.display}"),
+                                hop(op.span, f"then {op.lock.display}"),
                             ),
                             _guards(ctx, op.held_before, held.lock.key, op.lock.key),
                         )
@@ -321,10 +326,8 @@ def _order_edges(ctx: RuleContext) -> list[_OrderEdge]:
                             fn,
                             call.span,
                             (
-                                ctx.evidence(
-                                    held.span, f"{fn.display}() takes {held.lock.display}"
-                                ),
-                                ctx.evidence(call.span, f"then calls {callee.display}()"),
+                                hop(held.span, f"{fn.display}() takes {held.lock.display}"),
+                                hop(call.span, f"then calls {callee.display}()"),
                                 *acq.chain,
                             ),
                             _guards(ctx, call.held, held.lock.key, key),
@@ -360,7 +363,11 @@ def lock_order_inversion(ctx: RuleContext) -> Iterator[Finding]:
         pair = frozenset((outer, inner))
         if pair in reported:
             continue
-        inverted = _first_unguarded_pair(forward, by_order.get((inner, outer), []))
+        inverted = _first_unguarded_pair(
+            forward,
+            by_order.get((inner, outer), []),
+            lambda e: ctx.program.module_of(e.function) is ctx.module,
+        )
         if inverted is None:
             continue
         reported.add(pair)
@@ -382,19 +389,22 @@ def lock_order_inversion(ctx: RuleContext) -> Iterator[Finding]:
 
 
 def _first_unguarded_pair(
-    forward: list[_OrderEdge], backward: list[_OrderEdge]
+    forward: list[_OrderEdge],
+    backward: list[_OrderEdge],
+    local: Callable[[_OrderEdge], bool],
 ) -> tuple[_OrderEdge, _OrderEdge] | None:
     """The first two edges in opposite orders that no common gate lock serialises, as
-    (later, earlier) by position."""
+    (reported, other): the reported one is in this module (the later one when both are),
+    so a cross-file inversion shows up in each of its two files."""
 
-    def position(edge: _OrderEdge) -> tuple[int, int]:
-        return (edge.where.line, edge.where.column)
+    def position(edge: _OrderEdge) -> tuple[bool, int, int]:
+        return (local(edge), edge.where.line, edge.where.column)
 
     candidates = [
         (max(a, b, key=position), min(a, b, key=position))
         for a in forward
         for b in backward
-        if not a.guards & b.guards
+        if not a.guards & b.guards and (local(a) or local(b))
     ]
     if not candidates:
         return None

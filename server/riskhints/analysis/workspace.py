@@ -1,0 +1,168 @@
+"""The workspace: every module of a project, parsed on demand, so that calls are followed across
+files (a route in ``api/`` calling a helper in ``services/`` that calls ``requests.get``).
+
+A module is analysed against a :class:`~riskhints.analysis.summaries.Program` made of itself and
+the workspace modules it imports, transitively; summaries (may block, locks acquired, loop
+waits) then cross files, and evidence chains name every file they pass through. Modules are
+parsed at most once per :class:`Workspace` and kept, so analysing a whole project parses each
+file once; the closure is capped, and an import that names no workspace module (a third-party
+package, a typo) is simply not followed.
+
+Module names come from paths relative to the project root (``src/`` layouts and namespace
+packages included, see :func:`~riskhints.analysis.engine.module_name_for`); relative imports are
+resolved by the facts builder. The text of a module can be overridden (an editor's unsaved
+buffer), and :meth:`Workspace.invalidate` drops what depended on a changed module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .digests import digest
+from .engine import ParsedModule, analyze_parsed, decode_source, module_name_for, parse_source
+from .facts import ExternalTypes, imported_targets, is_package_path
+from .finding import Finding
+from .options import AnalysisOptions
+from .parse import parse_module
+
+#: Modules pulled into one analysis at most: a module importing half a monorepo still
+#: analyses in bounded time (calls into the modules left out are simply not followed).
+MAX_CLOSURE = 400
+
+
+@dataclass(frozen=True)
+class WorkspaceFile:
+    path: Path  # on disk
+    shown: str  # as reports show it (relative to the working directory)
+
+
+@dataclass(frozen=True)
+class ModuleAnalysis:
+    findings: list[Finding]
+    # The other workspace files the findings depend on, with the digest of their content:
+    # a cached result is valid only while every one of them is unchanged.
+    dependencies: dict[str, str]
+
+
+class Workspace:
+    """One process's view of a project's modules (not thread-safe: one caller at a time)."""
+
+    def __init__(self, files: Mapping[str, WorkspaceFile]) -> None:
+        self.files: dict[str, WorkspaceFile] = dict(files)
+        self._by_path = {str(f.path.resolve()): module for module, f in self.files.items()}
+        self._parsed: dict[str, ParsedModule | None] = {}
+        self._digests: dict[str, str] = {}
+        self._deps: dict[str, frozenset[str]] = {}
+        self.overrides: dict[str, str] = {}  # module -> unsaved text
+        self._loading: set[str] = set()
+
+    @classmethod
+    def from_paths(cls, paths: Iterable[Path], root: Path, shown: Mapping[Path, str]) -> Workspace:
+        files: dict[str, WorkspaceFile] = {}
+        resolved_root = root.resolve()
+        for path in paths:
+            try:
+                relative = path.resolve().relative_to(resolved_root).as_posix()
+            except ValueError:
+                relative = path.name
+            files.setdefault(module_name_for(relative), WorkspaceFile(path, shown[path]))
+        return cls(files)
+
+    def module_for(self, path: Path) -> str | None:
+        return self._by_path.get(str(path.resolve()))
+
+    # -- modules -------------------------------------------------------------------------------
+    def parsed(self, module: str) -> ParsedModule | None:
+        if module in self._parsed:
+            return self._parsed[module]
+        found = self._load(module)
+        self._parsed[module] = found
+        return found
+
+    def _load(self, module: str) -> ParsedModule | None:
+        file = self.files.get(module)
+        if file is None:
+            return None
+        if module in self.overrides:
+            text = self.overrides[module]
+            data = text.encode("utf-8", "surrogatepass")
+        else:
+            try:
+                data = file.path.read_bytes()
+                text = decode_source(data)
+            except (OSError, ValueError):
+                return None
+        self._digests[module] = digest(data)
+        # The modules this one imports are read first, so that the names it imports keep
+        # their types (an imported lock is a lock); an import cycle just goes without.
+        result = parse_module(text, file.shown)
+        dependencies: set[str] = set()
+        if result.tree is not None:
+            targets = imported_targets(result.tree, module, is_package_path(file.shown))
+            dependencies = {
+                owner
+                for owner in (self._owning_module(t) for t in targets)
+                if owner is not None and owner != module
+            }
+        self._loading.add(module)
+        try:
+            ready = [
+                p.facts
+                for p in (self.parsed(m) for m in sorted(dependencies) if m not in self._loading)
+                if p is not None and p.facts is not None
+            ]
+        finally:
+            self._loading.discard(module)
+        self._deps[module] = frozenset(dependencies)
+        return parse_source(text, file.shown, module, ExternalTypes.of(ready), result)
+
+    def content_digest(self, module: str) -> str | None:
+        self.parsed(module)
+        return self._digests.get(module)
+
+    def dependencies(self, module: str) -> frozenset[str]:
+        """Workspace modules ``module`` imports directly."""
+        self.parsed(module)  # computed while loading
+        return self._deps.get(module, frozenset())
+
+    def _owning_module(self, qualified: str) -> str | None:
+        """``app.services.fetch`` -> ``app.services`` (the longest workspace module prefix)."""
+        name = qualified
+        while name:
+            if name in self.files:
+                return name
+            name, _, _ = name.rpartition(".")
+        return None
+
+    def closure(self, module: str) -> list[str]:
+        """``module`` and the workspace modules it imports, transitively (capped)."""
+        order = [module]
+        seen = {module}
+        index = 0
+        while index < len(order) and len(order) < MAX_CLOSURE:
+            for dependency in sorted(self.dependencies(order[index])):
+                if dependency not in seen:
+                    seen.add(dependency)
+                    order.append(dependency)
+            index += 1
+        return order[:MAX_CLOSURE]
+
+    # -- analysis ------------------------------------------------------------------------------
+    def analyze(self, module: str, options: AnalysisOptions) -> ModuleAnalysis | None:
+        target = self.parsed(module)
+        if target is None:
+            return None
+        others = [m for m in self.closure(module)[1:] if self.parsed(m) is not None]
+        modules = [target, *(p for p in (self.parsed(m) for m in others) if p is not None)]
+        findings = analyze_parsed(modules, options, targets={target.path})[target.path]
+        dependencies = {self.files[m].shown: self._digests[m] for m in others if m in self._digests}
+        return ModuleAnalysis(findings, dependencies)
+
+    def invalidate(self, module: str) -> set[str]:
+        """Forget ``module`` (its text changed); returns the modules that depended on it."""
+        self._parsed.pop(module, None)
+        self._digests.pop(module, None)
+        self._deps.pop(module, None)
+        return {m for m, deps in self._deps.items() if module in deps}

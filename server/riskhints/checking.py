@@ -1,0 +1,138 @@
+"""How ``riskhints check`` runs the engine over many files: cache first, then the workspace.
+
+Cache hits are answered in the main process (a warm run loads no engine and starts no pool).
+Misses are analysed against the :class:`~riskhints.analysis.workspace.Workspace`, so calls are
+followed across files; with ``--jobs N`` each worker process keeps its own workspace and parses
+a module the first time one of its files needs it (at most once per worker). A cache entry
+records the other files its findings depended on, and is valid only while they are unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .analysis.digests import digest
+from .analysis.finding import Finding, Severity, Span
+from .analysis.options import AnalysisOptions
+from .cache import FindingsCache
+from .cli_common import display_path
+
+_PARALLEL_THRESHOLD = 48  # below this many files a process pool costs more than it saves
+
+
+@dataclass(frozen=True)
+class CheckJob:
+    """What a worker needs, picklable: the project's files and the run's options."""
+
+    root: Path
+    files: tuple[tuple[str, str], ...]  # (path on disk, path as shown), every file of the run
+    options: AnalysisOptions
+    cache_dir: Path | None
+
+
+class _Worker:
+    """A process's workspace (in pool workers, built once by the pool initializer)."""
+
+    def __init__(self, job: CheckJob) -> None:
+        from .analysis.workspace import Workspace
+
+        self.job = job
+        paths = [Path(real) for real, _ in job.files]
+        shown = {Path(real): shown for real, shown in job.files}
+        self.workspace = Workspace.from_paths(paths, job.root, shown)
+        self.cache = (
+            FindingsCache(job.cache_dir, job.options.fingerprint()) if job.cache_dir else None
+        )
+
+    def check(self, real: str, shown: str) -> list[Finding]:
+        from .analysis import analyze_bytes
+        from .analysis.rules.meta import NOT_ANALYSED
+
+        try:
+            data = Path(real).read_bytes()
+        except OSError as error:
+            message = f"not analysed: cannot read the file ({error.strerror})"
+            return [Finding(NOT_ANALYSED, Severity.WARNING, shown, Span(1, 0, 1, 0), message)]
+        module = self.workspace.module_for(Path(real))
+        analysis = self.workspace.analyze(module, self.job.options) if module is not None else None
+        if analysis is None:  # undecodable or binary: the engine says why
+            findings, dependencies = analyze_bytes(data, shown, self.job.options), {}
+        else:
+            findings, dependencies = analysis.findings, analysis.dependencies
+        if self.cache is not None:
+            self.cache.put(self.cache.key(shown, data), findings, dependencies)
+        return findings
+
+
+_POOL_WORKER: _Worker | None = None  # set once per pool process by _init_pool_worker
+
+
+def _init_pool_worker(job: CheckJob) -> None:
+    global _POOL_WORKER
+    _POOL_WORKER = _Worker(job)
+
+
+def _check_in_pool(batch: Sequence[tuple[str, str]]) -> list[list[Finding]]:
+    assert _POOL_WORKER is not None, "pool worker used before its initializer ran"
+    return [_POOL_WORKER.check(real, shown) for real, shown in batch]
+
+
+def check_files(
+    files: Sequence[Path],
+    root: Path,
+    options: AnalysisOptions,
+    cache_dir: Path | None,
+    jobs: int = 1,
+    progress: Callable[[int], None] = lambda _n: None,
+) -> list[Finding]:
+    work = [(str(path), display_path(path)) for path in files]
+    job = CheckJob(root, tuple(work), options, cache_dir)
+    results: list[list[Finding]] = []
+    if cache_dir is not None:
+        cache = FindingsCache(cache_dir, options.fingerprint())
+        digests = _DigestReader()
+        misses = []
+        for real, shown in work:
+            hit = cache.lookup(real, shown, digests)
+            if hit is None:
+                misses.append((real, shown))
+            else:
+                results.append(hit)
+                progress(1)
+        work = misses
+    if jobs > 1 and len(work) >= _PARALLEL_THRESHOLD:
+        from concurrent.futures import ProcessPoolExecutor
+
+        chunk = max(1, len(work) // (jobs * 8))
+        batches = [work[i : i + chunk] for i in range(0, len(work), chunk)]
+        with ProcessPoolExecutor(
+            max_workers=jobs, initializer=_init_pool_worker, initargs=(job,)
+        ) as pool:
+            for batch, result in zip(batches, pool.map(_check_in_pool, batches), strict=True):
+                results.extend(result)
+                progress(len(batch))
+    elif work:
+        worker = _Worker(job)
+        for real, shown in work:
+            results.append(worker.check(real, shown))
+            progress(1)
+    findings = [f for per_file in results for f in per_file]
+    findings.sort(key=Finding.sort_key)
+    return findings
+
+
+class _DigestReader:
+    """Current digests of files named by their shown path, each read once per run."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, str | None] = {}
+
+    def __call__(self, shown: str) -> str | None:
+        if shown not in self._known:
+            try:
+                self._known[shown] = digest(Path(shown).read_bytes())
+            except OSError:
+                self._known[shown] = None
+        return self._known[shown]
