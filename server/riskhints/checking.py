@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .analysis.digests import digest
 from .analysis.finding import Finding, Severity, Span
@@ -19,7 +20,11 @@ from .analysis.options import AnalysisOptions
 from .cache import FindingsCache
 from .cli_common import display_path
 
+if TYPE_CHECKING:
+    from .analysis.workspace import ModuleAnalysis
+
 _PARALLEL_THRESHOLD = 48  # below this many files a process pool costs more than it saves
+_SERIAL_BATCH = 64  # files analysed against one program (and reported to the progress bar)
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,18 @@ class _Worker:
         self.cache = (
             FindingsCache(job.cache_dir, job.options.fingerprint()) if job.cache_dir else None
         )
+        self._prepared: dict[str, ModuleAnalysis] = {}
+
+    def check_batch(self, batch: Sequence[tuple[str, str]]) -> list[list[Finding]]:
+        """Findings of each file of the batch, analysed against one shared program."""
+        modules = [self.workspace.module_for(Path(real)) for real, _ in batch]
+        self._prepared = self.workspace.analyze_many(
+            [m for m in modules if m is not None], self.job.options
+        )
+        try:
+            return [self.check(real, shown) for real, shown in batch]
+        finally:
+            self._prepared = {}
 
     def check(self, real: str, shown: str) -> list[Finding]:
         from .analysis import analyze_bytes
@@ -56,7 +73,11 @@ class _Worker:
             message = f"not analysed: cannot read the file ({error.strerror})"
             return [Finding(NOT_ANALYSED, Severity.WARNING, shown, Span(1, 0, 1, 0), message)]
         module = self.workspace.module_for(Path(real))
-        analysis = self.workspace.analyze(module, self.job.options) if module is not None else None
+        analysis = None
+        if module is not None:
+            analysis = self._prepared.get(module) or self.workspace.analyze(
+                module, self.job.options
+            )
         if analysis is None:  # undecodable or binary: the engine says why
             findings, dependencies = analyze_bytes(data, shown, self.job.options), {}
         else:
@@ -76,7 +97,7 @@ def _init_pool_worker(job: CheckJob) -> None:
 
 def _check_in_pool(batch: Sequence[tuple[str, str]]) -> list[list[Finding]]:
     assert _POOL_WORKER is not None, "pool worker used before its initializer ran"
-    return [_POOL_WORKER.check(real, shown) for real, shown in batch]
+    return _POOL_WORKER.check_batch(batch)
 
 
 def check_files(
@@ -115,9 +136,10 @@ def check_files(
                 progress(len(batch))
     elif work:
         worker = _Worker(job)
-        for real, shown in work:
-            results.append(worker.check(real, shown))
-            progress(1)
+        for start in range(0, len(work), _SERIAL_BATCH):
+            batch = work[start : start + _SERIAL_BATCH]
+            results.extend(worker.check_batch(batch))
+            progress(len(batch))
     findings = [f for per_file in results for f in per_file]
     findings.sort(key=Finding.sort_key)
     return findings

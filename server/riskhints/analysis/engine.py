@@ -144,13 +144,16 @@ def analyze_parsed(
     modules: Iterable[ParsedModule],
     options: AnalysisOptions,
     targets: set[str] | None = None,
+    program: Program | None = None,
 ) -> dict[str, list[Finding]]:
     """Findings for each module (or for the ``targets`` paths only), with calls followed across
     all of ``modules``."""
     modules = list(modules)
-    program = Program(
-        [m.facts for m in modules if m.facts is not None], options.extra_blocking_calls
-    )
+    own_program = program is None
+    if program is None:
+        program = Program(
+            [m.facts for m in modules if m.facts is not None], options.extra_blocking_calls
+        )
     results: dict[str, list[Finding]] = {}
     for parsed in modules:
         if targets is not None and parsed.path not in targets:
@@ -159,7 +162,8 @@ def analyze_parsed(
         if parsed.facts is not None:
             findings.extend(_run_rules(parsed.facts, program, options))
         results[parsed.path] = finalize(findings, parsed, options)
-    program.memo.clear()  # rule summaries point back at the program: no cycle outlives the run
+    if own_program:
+        program.memo.clear()  # rule summaries point back at the program: no cycle outlives it
     return results
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from .facts import CallSite, FunctionFacts, LockRef, ModuleFacts
 from .finding import Evidence
@@ -22,6 +23,7 @@ from .knowledge.blocking import BlockingApi
 from .knowledge.primitives import CALLBACK_PARAMS, THREAD_RUNNERS
 
 Chain = tuple[Evidence, ...]
+T = TypeVar("T")
 
 #: Calls that run the event loop to completion: from a running loop they raise or deadlock.
 LOOP_RUNNERS: dict[str, str] = {
@@ -85,6 +87,13 @@ class Program:
         self._thread_entries: dict[str, Evidence] | None = None
         # Summaries that rules compute over the whole program, by name (lives with the program).
         self.memo: dict[str, object] = {}
+
+    def memoized(self, key: str, compute: Callable[[], T]) -> T:
+        """A program-wide result a rule computes once per program, not once per module (the
+        workspace analyses every module against the same program)."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return cast(T, self.memo[key])
 
     # -- lookup ------------------------------------------------------------------------------
     def function(self, qualname: str | None) -> FunctionFacts | None:

@@ -26,6 +26,7 @@ from .facts import ExternalTypes, imported_targets, is_package_path
 from .finding import Finding
 from .options import AnalysisOptions
 from .parse import parse_module
+from .summaries import Program
 
 #: Modules pulled into one analysis at most: a module importing half a monorepo still
 #: analyses in bounded time (calls into the modules left out are simply not followed).
@@ -151,14 +152,41 @@ class Workspace:
 
     # -- analysis ------------------------------------------------------------------------------
     def analyze(self, module: str, options: AnalysisOptions) -> ModuleAnalysis | None:
-        target = self.parsed(module)
-        if target is None:
-            return None
-        others = [m for m in self.closure(module)[1:] if self.parsed(m) is not None]
-        modules = [target, *(p for p in (self.parsed(m) for m in others) if p is not None)]
-        findings = analyze_parsed(modules, options, targets={target.path})[target.path]
-        dependencies = {self.files[m].shown: self._digests[m] for m in others if m in self._digests}
-        return ModuleAnalysis(findings, dependencies)
+        return self.analyze_many([module], options).get(module)
+
+    def analyze_many(
+        self, modules: Iterable[str], options: AnalysisOptions
+    ) -> dict[str, ModuleAnalysis]:
+        """Each module's findings, against one program made of every module loaded for them:
+        program-wide summaries (who holds which lock, what blocks) are computed once."""
+        wanted = [m for m in modules if self.parsed(m) is not None]
+        closures = {m: self.closure(m) for m in wanted}
+        loaded = [
+            p
+            for p in (
+                self.parsed(m) for m in dict.fromkeys(x for c in closures.values() for x in c)
+            )
+            if p is not None
+        ]
+        program = Program(
+            [p.facts for p in loaded if p.facts is not None], options.extra_blocking_calls
+        )
+        targets = {m: self.parsed(m) for m in wanted}
+        findings = analyze_parsed(
+            [p for p in targets.values() if p is not None],
+            options,
+            targets={p.path for p in targets.values() if p is not None},
+            program=program,
+        )
+        program.memo.clear()
+        results: dict[str, ModuleAnalysis] = {}
+        for module, parsed in targets.items():
+            if parsed is None:
+                continue
+            others = [m for m in closures[module][1:] if m in self._digests]
+            dependencies = {self.files[m].shown: self._digests[m] for m in others}
+            results[module] = ModuleAnalysis(findings[parsed.path], dependencies)
+        return results
 
     def invalidate(self, module: str) -> set[str]:
         """Forget ``module`` (its text changed); returns the modules that depended on it."""

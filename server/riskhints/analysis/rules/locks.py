@@ -52,6 +52,10 @@ def _is_thread_lock(lock: LockRef) -> bool:
 
 def _thread_locks_used_with_blocking(ctx: RuleContext) -> dict[str, Evidence]:
     """Thread locks that some *sync* code holds while it blocks (waits, sleeps or does I/O)."""
+    return ctx.program.memoized("locks.blocking-holders", lambda: _blocking_holders(ctx))
+
+
+def _blocking_holders(ctx: RuleContext) -> dict[str, Evidence]:
     result: dict[str, Evidence] = {}
     for fn in ctx.program.iter_functions():
         if fn.is_async:
@@ -283,6 +287,10 @@ def _is_mutex(ctx: RuleContext, lock: LockRef) -> bool:
 def _order_edges(ctx: RuleContext) -> list[_OrderEdge]:
     """Lock-order edges of every function of the program (other modules too: an inversion
     may take one order here and the other in a module this one imports)."""
+    return ctx.program.memoized("locks.order-edges", lambda: _all_order_edges(ctx))
+
+
+def _all_order_edges(ctx: RuleContext) -> list[_OrderEdge]:
     edges: list[_OrderEdge] = []
     for fn in ctx.program.iter_functions():
         path = ctx.program.path_of(fn)
@@ -633,7 +641,7 @@ def blocking_wait_under_lock(ctx: RuleContext) -> Iterator[Finding]:
     release it), ``put()`` on a queue created without ``maxsize`` (it never blocks),
     ``result()`` on the future a done-callback receives (it is finished), and running a
     command (``subprocess.run``) under a lock that serialises it."""
-    waits = _WaitFinder(ctx)
+    waits = ctx.program.memoized("locks.wait-finder", lambda: _WaitFinder(ctx))
     for fn in ctx.functions():
         if fn.is_async:
             continue  # blocking calls in async code are RH101/RH102
