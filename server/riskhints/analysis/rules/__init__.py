@@ -9,7 +9,7 @@ from .registry import RuleContext, RuleSpec, all_rules, get_rule, rule
 
 @functools.cache
 def ensure_loaded() -> None:
-    from . import event_loop, locks, meta, state, tasks  # noqa: F401
+    from . import data, event_loop, locks, meta, state, tasks, web  # noqa: F401
 
 
 __all__ = ["RuleContext", "RuleSpec", "all_rules", "ensure_loaded", "get_rule", "rule"]

@@ -13,6 +13,7 @@ from ..finding import Finding, Severity
 from ..knowledge.primitives import CALLBACK_PARAMS
 from ..summaries import LOOP_RUNNERS, TRANSPARENT_DECORATORS, Chain, Program, sorted_calls
 from .registry import RuleContext, rule
+from .web import entry_label
 
 BLOCKING_CALL = "RH101"
 BLOCKING_VIA_HELPER = "RH102"
@@ -40,6 +41,13 @@ _LOOP_CALLBACK_APIS = frozenset(
 )
 
 
+def _async_where(ctx: RuleContext, fn: FunctionFacts) -> str:
+    """``FastAPI route GET /users/{id} (`read_user`)`` for a web entry point, else ``async
+    function `read_user```: the user recognises the route before the function."""
+    label = entry_label(ctx.program, fn)
+    return f"{label} (`{fn.display}`)" if label else f"async function `{fn.display}`"
+
+
 @rule(
     BLOCKING_CALL,
     "blocking-call-in-async",
@@ -64,8 +72,8 @@ def blocking_call_in_async(ctx: RuleContext) -> Iterator[Finding]:
             yield ctx.finding(
                 BLOCKING_CALL,
                 call.span,
-                f"`{call.text}()` {api.what} and blocks the event loop inside async "
-                f"function `{fn.display}`",
+                f"`{call.text}()` {api.what} and blocks the event loop inside "
+                f"{_async_where(ctx, fn)}",
                 function=fn,
                 assumptions=(
                     f"`{call.text}()` returns quickly enough that stalling every other task on "
@@ -107,7 +115,7 @@ def blocking_call_via_helper(ctx: RuleContext) -> Iterator[Finding]:
             yield ctx.finding(
                 BLOCKING_VIA_HELPER,
                 call.span,
-                f"`{callee.display}()` blocks the event loop in async function `{fn.display}`: "
+                f"`{callee.display}()` blocks the event loop in {_async_where(ctx, fn)}: "
                 f"it reaches `{reach.callee}()`{down}, which {reach.api.what}",
                 function=fn,
                 evidence=(
