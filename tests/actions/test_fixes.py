@@ -12,6 +12,8 @@ import pytest
 from riskhints.actions.edits import Action, apply_edits, leaves_valid_python, parses
 from riskhints.actions.fixes import FIX_ALL_KIND, FIXERS, FixerRegistry, fix_all, fixes_for
 from riskhints.analysis import Finding, Severity, Span, analyze_source
+from riskhints.provenance.collect import AI_SUFFIX, apply_scope
+from riskhints.provenance.regions import Region
 
 PATH = "app/worker.py"
 
@@ -802,6 +804,31 @@ def test_fix_all_applies_every_safe_fix_and_leaves_the_rest() -> None:
     )
     # to_thread needs review: it is left for the quick fix.
     assert [f.rule for f in analyze_source(fixed, PATH)] == ["RH101"]
+
+
+def test_fix_all_fixes_findings_marked_as_ai_suggested() -> None:
+    """The server hands fix-all findings whose message says "(in AI-suggested code)"; the
+    re-analysis between rounds gives plain messages, and they are the same findings."""
+    text = _source(
+        """
+        import time
+
+
+        async def save(row): ...
+
+
+        async def worker(rows):
+            for row in rows:
+                time.sleep(0.1)
+                save(row)
+        """
+    )
+    lines = Region(1, 20, "edit", "agent edit")
+    marked = apply_scope(analyze_source(text, PATH), [lines], "all")
+    assert len(marked) == 2 and all(f.message.endswith(AI_SUFFIX) for f in marked)
+    action = fix_all(text, marked)
+    assert action is not None
+    assert analyze_source(apply_edits(text, action.edits), PATH) == []
 
 
 def test_fix_all_without_safe_fixes_is_none() -> None:

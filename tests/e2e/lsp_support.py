@@ -44,6 +44,12 @@ def make_client() -> LanguageClient:
     def register_capability(params: types.RegistrationParams) -> None:
         client.registrations.extend(params.registrations)  # type: ignore[attr-defined]
 
+    @client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
+    def code_lens_refresh(params: None) -> None:
+        client.code_lens_refreshes += 1  # type: ignore[attr-defined]
+
+    client.code_lens_refreshes = 0  # type: ignore[attr-defined]
+
     return client
 
 

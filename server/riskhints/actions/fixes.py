@@ -27,6 +27,7 @@ from ..analysis.engine import analyze_source
 from ..analysis.facts import TRY_NODES
 from ..analysis.finding import Finding
 from ..analysis.options import AnalysisOptions
+from ..provenance.collect import AI_SUFFIX
 from .edits import Action, apply_edits, leaves_valid_python, parses
 from .rewrite import (
     LineEdits,
@@ -207,7 +208,8 @@ def fix_all(
 
 
 def _key(finding: Finding) -> tuple[str, str]:
-    return finding.rule, finding.message
+    # The findings given may be marked as AI-suggested; a re-analysis gives plain messages.
+    return finding.rule, finding.message.removesuffix(AI_SUFFIX)
 
 
 def _improved(before: list[Finding], after: list[Finding], fixed: list[Finding]) -> bool:

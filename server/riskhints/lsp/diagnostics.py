@@ -34,6 +34,7 @@ def register(server: RiskhintsServer) -> None:
         ls.session.documents[item.uri] = Document(
             item.uri, item.version, item.text, item.language_id
         )
+        ls.session.provenance.did_open(item.uri)
         ls.session.schedule(item.uri, delay_ms=0)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -42,6 +43,7 @@ def register(server: RiskhintsServer) -> None:
         if document is None:
             return
         for change in params.content_changes:
+            ls.session.provenance.before_change(document, change)
             document.apply_change(change, ls.session.codec)
         document.version = params.text_document.version
         ls.session.schedule(document.uri)
@@ -52,15 +54,17 @@ def register(server: RiskhintsServer) -> None:
         if document is None:
             return
         if params.text is not None and params.text != document.text:
-            document.apply_change(
-                types.TextDocumentContentChangeWholeDocument(text=params.text), ls.session.codec
-            )
+            whole = types.TextDocumentContentChangeWholeDocument(text=params.text)
+            ls.session.provenance.before_change(document, whole)
+            document.apply_change(whole, ls.session.codec)
+        ls.session.provenance.did_save(document.uri)
         ls.session.schedule(document.uri, delay_ms=0)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: RiskhintsServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         was_open = uri in ls.session.documents
+        ls.session.provenance.did_close(uri)
         ls.session.close(uri)
         if was_open and not ls.session.pull_diagnostics:
             ls.text_document_publish_diagnostics(

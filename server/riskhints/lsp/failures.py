@@ -272,7 +272,7 @@ class FailureWatcher:
                 folder,
                 setting,
                 snapshot.text,
-                result.findings,
+                result.unscoped,  # a finding the scope hides is not resolved
                 snapshot.options.enabled,
                 self._logs,
                 self._git_roots,

@@ -17,6 +17,9 @@ Concurrency contract (a tool that flags deadlocks must not have one):
 - Nothing is ever written to stdout but protocol messages: logging goes to stderr (or
   ``--log-file``) and ``window/logMessage``. Exceptions in handlers are logged, never shown as
   popups (``report_server_error``).
+- Provenance (``lsp/provenance.py``): each content change updates the document's AI-suggested
+  regions on the loop (line arithmetic only); git and the ``.riskhints/provenance`` store are
+  read and written in a worker, and an analysis waits at most ``READY_WAIT_S`` for them.
 - The server never imports or runs the user's code, and writes nothing outside the workspace.
 """
 
@@ -28,7 +31,16 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from .. import __version__
-from . import checklist, code_actions, configuration, diagnostics, failures, hover, stress
+from . import (
+    checklist,
+    code_actions,
+    code_lens,
+    configuration,
+    diagnostics,
+    failures,
+    hover,
+    stress,
+)
 from .protocol import RiskhintsProtocol
 from .session import Session
 
@@ -67,4 +79,5 @@ def create_server() -> RiskhintsServer:
     failures.register(server)
     checklist.register(server)
     stress.register(server)
+    code_lens.register(server)
     return server

@@ -28,6 +28,7 @@ from ..config import ConfigError, Settings, find_pyproject, load_pyproject, pars
 from .convert import to_diagnostic
 from .documents import Document
 from .failures import FailureWatcher
+from .provenance import ProvenanceInput, ProvenanceTracker, scoped
 
 if TYPE_CHECKING:
     from .server import RiskhintsServer
@@ -46,6 +47,7 @@ class Snapshot:
     text: str
     path: str  # workspace-relative (or the URI's path for untitled documents)
     options: AnalysisOptions
+    provenance: ProvenanceInput | None = None  # regions and scope (see lsp/provenance.py)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class AnalysisResult:
     findings: tuple[Finding, ...]
     diagnostics: tuple[types.Diagnostic, ...]
     result_id: str
+    unscoped: tuple[Finding, ...] = ()  # before the scope filter and AI marking
 
 
 @dataclass
@@ -87,6 +90,7 @@ class Session:
         # (Neovim 0.11) would keep showing them until the next edit.
         self.startup_settings = asyncio.Event()
         self.failures = FailureWatcher(self)
+        self.provenance = ProvenanceTracker(self)
 
     # -- settings --------------------------------------------------------------------------------
     def add_folder(self, uri: str) -> FolderConfig:
@@ -174,8 +178,15 @@ class Session:
         document = self.documents.get(uri)
         if document is None:
             return None
-        options = self.settings_for(uri).analysis_options()
-        return Snapshot(uri, document.version, document.text, self.display_path(uri), options)
+        settings = self.settings_for(uri)
+        return Snapshot(
+            uri,
+            document.version,
+            document.text,
+            self.display_path(uri),
+            settings.analysis_options(),
+            self.provenance.input_for(uri, settings),
+        )
 
     # -- scheduling ------------------------------------------------------------------------------
     def schedule(self, uri: str, delay_ms: int | None = None) -> None:
@@ -197,6 +208,7 @@ class Session:
     async def _run(self, uri: str, delay_s: float) -> AnalysisResult | None:
         if delay_s > 0:
             await asyncio.sleep(delay_s)
+        await self.provenance.ready(uri)  # git and the store run in a worker; waits briefly
         snapshot = self.snapshot(uri)
         if snapshot is None:
             return None
@@ -250,12 +262,16 @@ class Session:
         """Runs on a worker thread: touches only its arguments."""
         if findings is None:
             findings = analyze_source(snapshot.text, snapshot.path, snapshot.options)
+        unscoped = tuple(findings)
+        findings = scoped(snapshot.provenance, snapshot.text, findings)
         uris: dict[str, str] = {}
         diagnostics = tuple(to_diagnostic(f, document, codec, uris) for f in findings)
         # Same version, same findings: same id, so a re-analysis (settings refresh) that
         # changes nothing still answers ``unchanged`` to a pull client.
         digest = hashlib.blake2b(repr((snapshot.version, findings)).encode(), digest_size=12)
-        return AnalysisResult(snapshot.version, tuple(findings), diagnostics, digest.hexdigest())
+        return AnalysisResult(
+            snapshot.version, tuple(findings), diagnostics, digest.hexdigest(), unscoped
+        )
 
     async def current_result(self, uri: str) -> AnalysisResult | None:
         """The analysis of the document's current version, waiting for a pending one."""
