@@ -79,9 +79,12 @@ class Program:
         self.modules: dict[str, ModuleFacts] = {m.module: m for m in modules}
         self.extra_blocking = extra_blocking
         self._functions: dict[str, tuple[ModuleFacts, FunctionFacts]] = {}
+        self._class_modules: dict[str, ModuleFacts] = {}
         for module in self.modules.values():
             for fn in module.functions.values():
                 self._functions[fn.qualname] = (module, fn)
+            for class_qualname in module.classes:
+                self._class_modules[class_qualname] = module
         self._blocking: dict[str, BlockingReach | None] = {}
         self._locks: dict[str, dict[str, Acquisition]] = {}
         self._thread_entries: dict[str, Evidence] | None = None
@@ -104,11 +107,11 @@ class Program:
             return found[1]
         # ``self.method()`` resolved on the class where it was called: try base classes.
         owner, _, name = qualname.rpartition(".")
-        for module in self.modules.values():
-            if owner in module.classes:
-                method = module.method(owner, name)
-                if method is not None and method in self._functions:
-                    return self._functions[method][1]
+        module = self._class_modules.get(owner)
+        if module is not None:
+            method = module.method(owner, name)
+            if method is not None and method in self._functions:
+                return self._functions[method][1]
         # A name re-exported by a package (``from .profiles import load_profile`` in
         # ``services/__init__.py``, imported as ``services.load_profile``).
         target = self._reexport(qualname)
@@ -159,13 +162,13 @@ class Program:
         """
         if call.callee is None or call.awaited:
             return None
-        for module in self.modules.values():
-            if call.callee in module.classes:
-                init = self.function(module.method(call.callee, "__init__"))
-                if init is None or any(d not in TRANSPARENT_DECORATORS for d in init.decorators):
-                    return None
-                return init
-        return None
+        module = self._class_modules.get(call.callee)
+        if module is None:
+            return None
+        init = self.function(module.method(call.callee, "__init__"))
+        if init is None or any(d not in TRANSPARENT_DECORATORS for d in init.decorators):
+            return None
+        return init
 
     def iter_functions(self) -> Iterator[FunctionFacts]:
         for _, fn in self._functions.values():
@@ -271,11 +274,8 @@ class Program:
 
     def is_instance_lock(self, lock: LockRef) -> bool:
         owner, _, attr = lock.key.rpartition(".")
-        for module in self.modules.values():
-            cls = module.classes.get(owner)
-            if cls is not None:
-                return attr in cls.instance_attrs
-        return False
+        module = self._class_modules.get(owner)
+        return module is not None and attr in module.classes[owner].instance_attrs
 
     def is_non_reentrant(self, lock: LockRef) -> bool:
         if lock.primitive.reentrant:

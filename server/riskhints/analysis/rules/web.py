@@ -371,14 +371,19 @@ def _bound_to_shared_object(
 
 
 def _inside_loop(program: Program, fn: FunctionFacts, call: CallSite) -> bool:
+    """Is the call inside a loop of its function? (By position, over the function's own nodes:
+    a parent map of the whole module would cost more than the rest of the rule.)"""
     if call.in_loop:
         return True
-    parents = program.module_of(fn).parents
-    node: ast.AST | None = parents.get(id(call.node))
-    while node is not None and node is not fn.node:
+    target = call.node
+    start = (target.lineno, target.col_offset)
+    end = (target.end_lineno or target.lineno, target.end_col_offset or 0)
+    for node in fn.own_nodes:
         if isinstance(node, _LOOP_NODES):
-            return True
-        node = parents.get(id(node))
+            node_start = (node.lineno, node.col_offset)
+            node_end = (node.end_lineno or node.lineno, node.end_col_offset or 0)
+            if node_start <= start and end <= node_end:
+                return True
     return False
 
 
