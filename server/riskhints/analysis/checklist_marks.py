@@ -28,7 +28,8 @@ from .options import AnalysisOptions
 from .positions import split_lines
 
 MARKER = "riskhints assumptions for"
-ACKNOWLEDGED = "acknowledged in the assumptions checklist"
+from .meta_ids import ACKNOWLEDGED as ACKNOWLEDGED  # noqa: E402  (re-exported)
+
 _HEADER = re.compile(r"^(?P<indent>[ \t]*)#\s*riskhints assumptions for\s+(?P<name>.+?):?\s*$")
 _ITEM = re.compile(
     r"^(?P<indent>[ \t]*)#\s*\[(?P<mark>[ xX])\]\s?(?P<text>.*?)"

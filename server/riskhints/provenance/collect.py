@@ -26,10 +26,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from ..analysis.checklist_marks import ACKNOWLEDGED
 from ..analysis.finding import Finding, Provenance, Severity
+from ..analysis.meta_ids import (
+    ACKNOWLEDGED,
+    BAD_SUPPRESSION,
+    NOT_ANALYSED,
+    STALE_ASSUMPTION,
+    SYNTAX_ERROR,
+)
 from ..analysis.positions import split_lines
-from ..analysis.rules.meta import BAD_SUPPRESSION, NOT_ANALYSED, STALE_ASSUMPTION, SYNTAX_ERROR
 from ..config import Settings
 from . import edits
 from .git import DEFAULT_AI_PATTERNS, ai_blame_regions, changed_regions, head_commit

@@ -4,12 +4,10 @@ comment is wrong. They are rules like any other, so they can be selected, ignore
 from __future__ import annotations
 
 from ..finding import Severity
+from ..meta_ids import BAD_SUPPRESSION, NOT_ANALYSED, STALE_ASSUMPTION, SYNTAX_ERROR
 from .registry import meta_rule
 
-SYNTAX_ERROR = "RH001"
-BAD_SUPPRESSION = "RH002"
-NOT_ANALYSED = "RH003"
-STALE_ASSUMPTION = "RH004"
+__all__ = ["BAD_SUPPRESSION", "NOT_ANALYSED", "STALE_ASSUMPTION", "SYNTAX_ERROR"]
 
 meta_rule(
     SYNTAX_ERROR,
