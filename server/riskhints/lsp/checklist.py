@@ -37,6 +37,7 @@ from ..actions.prompt import Prompt, build_prompt, prompt_file_name
 from ..analysis import Finding
 from ..analysis.assumptions import function_at
 from ..analysis.engine import parse_source
+from .arguments import uri_and_line
 from .documents import Document
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ def register(server: RiskhintsServer) -> None:
     @server.command(PROMPT_COMMAND)
     async def assumptions_prompt(ls: LanguageServer, *arguments: Any) -> str:
         session = server.session
-        uri, line = _arguments(arguments)
+        uri, line = uri_and_line(PROMPT_COMMAND, arguments)
         result = await session.current_result(uri)
         live = session.documents.get(uri)
         if live is None or result is None:
@@ -155,20 +156,6 @@ def register(server: RiskhintsServer) -> None:
                 written = await session.in_worker(write_prompt, root, path, prompt)
                 _show(server, written)
         return prompt.text
-
-
-def _arguments(arguments: Sequence[Any]) -> tuple[str, int]:
-    if (
-        len(arguments) != 2
-        or not isinstance(arguments[0], str)
-        or isinstance(arguments[1], bool)
-        or not isinstance(arguments[1], int)
-        or arguments[1] < 0
-    ):
-        raise JsonRpcInvalidParams(
-            f"{PROMPT_COMMAND} takes [uri: string, line: 0-based integer], got {list(arguments)}"
-        )
-    return arguments[0], arguments[1]
 
 
 def _workspace_root(folder: Any, uri: str) -> Path | None:

@@ -93,11 +93,10 @@ def register(server: RiskhintsServer) -> None:
     ) -> list[types.CodeAction] | None:
         session = ls.session
         uri = params.text_document.uri
-        result = await session.current_result(uri)
-        live = session.documents.get(uri)
-        if live is None or result is None or result.version != live.version:
+        current = await session.current_document(uri)
+        if current is None:
             return None
-        document = Document(uri, live.version, live.text)  # a copy: edits may arrive meanwhile
+        result, document = current
         context = params.context
         only = [_kind_text(k) for k in context.only] if context.only else None
         start = document.from_client_position(params.range.start, session.codec)
@@ -127,8 +126,8 @@ def register(server: RiskhintsServer) -> None:
         if not (request.quick_fixes or request.fix_all):
             return logging_actions or None
         computed = await session.in_worker(compute_actions, request)
-        current = session.documents.get(uri)
-        if current is None or current.version != document.version:
+        live = session.documents.get(uri)
+        if live is None or live.version != document.version:
             return None  # edited meanwhile: these edits would land on the wrong text
         actions = [
             to_code_action(

@@ -18,7 +18,6 @@ Clients without code lens get the same actions as code actions.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,6 +35,7 @@ from ..analysis.engine import parse_source
 from ..analysis.finding import Provenance
 from ..provenance.collect import META_RULES
 from . import stress
+from .arguments import uri_and_line
 from .documents import Document
 
 if TYPE_CHECKING:
@@ -119,11 +119,10 @@ def register(server: RiskhintsServer) -> None:
     ) -> list[types.CodeLens] | None:
         session = ls.session
         uri = params.text_document.uri
-        result = await session.current_result(uri)
-        live = session.documents.get(uri)
-        if live is None or result is None or result.version != live.version:
+        current = await session.current_document(uri)
+        if current is None:
             return None
-        document = Document(uri, live.version, live.text)  # a copy: edits may arrive meanwhile
+        result, document = current
         lenses = await session.in_worker(
             compute_lenses,
             document.text,
@@ -131,8 +130,8 @@ def register(server: RiskhintsServer) -> None:
             result.findings,
             uri.startswith("file:"),
         )
-        current = session.documents.get(uri)
-        if current is None or current.version != document.version:
+        live = session.documents.get(uri)
+        if live is None or live.version != document.version:
             return None
         return [code for lens in lenses for code in to_code_lenses(lens, document, ls)]
 
@@ -141,7 +140,7 @@ def register(server: RiskhintsServer) -> None:
         from .code_actions import to_code_action
 
         session = server.session
-        uri, line = _arguments(arguments)
+        uri, line = uri_and_line(CHECKLIST_COMMAND, arguments)
         result = await session.current_result(uri)
         live = session.documents.get(uri)
         if live is None or result is None:
@@ -154,8 +153,8 @@ def register(server: RiskhintsServer) -> None:
             raise JsonRpcInvalidParams(
                 f"{CHECKLIST_COMMAND}: no function wanting a checklist at line {line + 1}"
             )
-        current = session.documents.get(uri)
-        if current is None or current.version != document.version:
+        live = session.documents.get(uri)
+        if live is None or live.version != document.version:
             raise JsonRpcInvalidParams(f"{CHECKLIST_COMMAND}: {uri} changed meanwhile")
         edit = to_code_action(action, document, session.codec, None).edit
         assert edit is not None
@@ -171,17 +170,3 @@ def register(server: RiskhintsServer) -> None:
 
         future.add_done_callback(done)
         return {"title": action.title}
-
-
-def _arguments(arguments: Sequence[Any]) -> tuple[str, int]:
-    if (
-        len(arguments) != 2
-        or not isinstance(arguments[0], str)
-        or isinstance(arguments[1], bool)
-        or not isinstance(arguments[1], int)
-        or arguments[1] < 0
-    ):
-        raise JsonRpcInvalidParams(
-            f"{CHECKLIST_COMMAND} takes [uri: string, line: 0-based integer], got {list(arguments)}"
-        )
-    return arguments[0], arguments[1]

@@ -273,6 +273,15 @@ class Session:
             snapshot.version, tuple(findings), diagnostics, digest.hexdigest(), unscoped
         )
 
+    async def current_document(self, uri: str) -> tuple[AnalysisResult, Document] | None:
+        """The current analysis with a copy of the text it was made from (edits may arrive
+        while a request works on it), or None when the document is not open or just changed."""
+        result = await self.current_result(uri)
+        live = self.documents.get(uri)
+        if live is None or result is None or result.version != live.version:
+            return None
+        return result, Document(uri, live.version, live.text)
+
     async def current_result(self, uri: str) -> AnalysisResult | None:
         """The analysis of the document's current version, waiting for a pending one."""
         if not self.startup_settings.is_set():
