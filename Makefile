@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit dogfood docs bench bench-lsp clean install
+.PHONY: demo test lint typecheck unit dogfood docs bench bench-lsp clean install vscode vscode-e2e-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,8 @@ dogfood: install
 unit: install
 	$(BIN)/python -m pytest -q
 
-test: lint typecheck dogfood unit
+# vscode before unit: tests/e2e/test_vscode.py installs the .vsix it builds.
+test: lint typecheck dogfood vscode unit
 
 docs: install
 	$(BIN)/riskhints rules --format markdown > docs/rules.md
@@ -44,6 +45,46 @@ bench: install
 
 bench-lsp: install
 	$(BIN)/python bench/lsp_latency.py
+
+# The harness of tests/e2e/test_vscode.py: code-server 4.100.3 + playwright-core, from the committed
+# lock. Needs the Debian packages .ci/run installs (ripgrep, libkrb5-dev, build-essential,
+# pkg-config); each variable below fixes one install failure (see ../shared/E2E-CLIENTS.md): root
+# postinstalls, node-pty's `npx node-gyp` without a TTY, node-gyp's headers from the running node's
+# own include/node (/usr/include/node for Debian's or NodeSource's; offline, no download), no
+# browser download. @vscode/ripgrep would fetch rg from GitHub: Debian's rg seeds the cache it
+# reads first.
+E2E := client-vscode/e2e
+E2E_STAMP := $(E2E)/node_modules/.installed-$(shell cat $(E2E)/package-lock.json | cksum | cut -d' ' -f1)
+RG_CACHE := $${TMPDIR:-/tmp}/vscode-ripgrep-cache-1.15.11
+
+vscode-e2e-deps: $(E2E_STAMP)
+
+$(E2E_STAMP): $(E2E)/package-lock.json $(E2E)/package.json
+	@command -v rg >/dev/null || { echo "ripgrep missing: apt-get install ripgrep (.ci/run does)"; exit 1; }
+	mkdir -p $(RG_CACHE)
+	tar czf $(RG_CACHE)/ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz -C "$$(dirname "$$(command -v rg)")" rg
+	cd $(E2E) && npm_config_unsafe_perm=true npm_config_yes=true \
+		npm_config_nodedir="$$(node -p 'require("path").resolve(process.execPath, "../..")')" \
+		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	@rm -f $(E2E)/node_modules/.installed-*
+	@touch $@
+
+# The VS Code extension (client-vscode/): eslint, tsc, its unit tests (one checks package.json's
+# settings against the server's model, hence the venv's Python), then the .vsix with the server
+# bundled by pip from this checkout, and the checks on its contents and on the bundled server.
+VSCODE := client-vscode
+VSCODE_STAMP := $(VSCODE)/node_modules/.installed-$(shell cat $(VSCODE)/package-lock.json | cksum | cut -d' ' -f1)
+
+$(VSCODE_STAMP): $(VSCODE)/package-lock.json $(VSCODE)/package.json
+	cd $(VSCODE) && npm ci --no-audit --no-fund
+	@rm -f $(VSCODE)/node_modules/.installed-*
+	@touch $@
+
+vscode: install $(VSCODE_STAMP)
+	cd $(VSCODE) && npm run lint && npm run typecheck
+	cd $(VSCODE) && RISKHINTS_PYTHON=$(CURDIR)/$(BIN)/python npm test
+	cd $(VSCODE) && RISKHINTS_PYTHON=$(CURDIR)/$(BIN)/python npm run package
+	cd $(VSCODE) && npm run test:vsix
 
 clean:
 	rm -rf $(VENV) .riskhints build *.egg-info

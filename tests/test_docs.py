@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from riskhints.analysis.rules import all_rules
 from riskhints.docs import rules_markdown
 
@@ -33,3 +35,29 @@ def test_settings_doc_is_up_to_date_and_every_setting_is_documented() -> None:
     assert page.read_text(encoding="utf-8") == settings_markdown(), (
         "docs/settings.md is stale: run `make docs`"
     )
+
+
+def test_settings_json_describes_every_setting_and_its_defaults_parse_back(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`riskhints settings --format json` is what the VS Code manifest is checked against
+    (client-vscode/tools/settingsModel.ts): editor keys, JSON types and defaults must be exact."""
+    import dataclasses
+    import json
+
+    from riskhints.cli import main
+    from riskhints.config import Settings, parse_settings
+
+    assert main(["settings", "--format", "json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [e["name"] for e in entries] == [f.name for f in dataclasses.fields(Settings)]
+    python_types = {"array": list, "object": dict, "boolean": bool, "integer": int, "string": str}
+    for entry in entries:
+        assert type(entry["default"]) is python_types[entry["type"]], entry["name"]
+        assert entry.get("enum", [entry["default"]]).count(entry["default"]) == 1
+    editor_defaults = {e["editor"]: e["default"] for e in entries}
+    assert parse_settings(editor_defaults, "test") == Settings()
+    assert {e["name"]: e["enum"] for e in entries if "enum" in e} == {
+        "diagnostic_mode": ["auto", "push"],
+        "scope": ["all", "ai", "changed"],
+    }

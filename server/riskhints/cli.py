@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv)")
 
     settings = commands.add_parser("settings", help="print every setting (docs/settings.md)")
-    settings.add_argument("--format", choices=("markdown",), default="markdown")
+    settings.add_argument("--format", choices=("markdown", "json"), default="markdown")
 
     rules = commands.add_parser("rules", help="print the rule catalogue")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
@@ -273,7 +273,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_settings(args: argparse.Namespace) -> int:
-    from .config import settings_markdown
+    from .config import settings_json, settings_markdown
 
-    sys.stdout.write(settings_markdown())
+    sys.stdout.write(settings_json() if args.format == "json" else settings_markdown())
     return EXIT_CLEAN

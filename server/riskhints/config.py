@@ -160,6 +160,52 @@ def settings_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def settings_json() -> str:
+    """``riskhints settings --format json``: the model as data, for editor manifests (the VS Code
+    extension's ``package.json`` is checked against it). ``type`` is a JSON Schema type."""
+    import json
+    import typing
+
+    hints = typing.get_type_hints(Settings)
+    enums = {"scope": list(SCOPES), "diagnostic_mode": list(DIAGNOSTIC_MODES)}
+    defaults = Settings()
+    entries: list[dict[str, Any]] = []
+    for f in dataclasses.fields(Settings):
+        kind, meaning = SETTING_DOCS[f.name]
+        head, *rest = f.name.split("_")
+        default = getattr(defaults, f.name)
+        entry: dict[str, Any] = {
+            "name": f.name,
+            "pyproject": f.name.replace("_", "-"),
+            "editor": head + "".join(part.title() for part in rest),
+            "type": _json_type(hints[f.name]),
+            "default": list(default) if isinstance(default, tuple) else default,
+            "kind": kind,
+            "description": meaning,
+        }
+        if f.name in enums:
+            entry["enum"] = enums[f.name]
+        entries.append(entry)
+    return json.dumps(entries, indent=2, default=dict) + "\n"
+
+
+def _json_type(hint: Any) -> str:
+    import typing
+
+    origin = typing.get_origin(hint) or hint
+    if hint is bool:
+        return "boolean"
+    if hint is int:
+        return "integer"
+    if hint is str:
+        return "string"
+    if origin is tuple:
+        return "array"
+    if origin in (dict, Mapping):
+        return "object"
+    raise TypeError(f"no JSON type for {hint!r}")  # pragma: no cover - a new field kind
+
+
 def _default_text(value: Any) -> str:
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
