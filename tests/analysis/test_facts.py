@@ -174,8 +174,6 @@ def test_explicit_acquire_is_held_until_release_and_finally_counts() -> None:
     )
     guarded = facts.functions["app.svc.guarded"]
     assert [op.released_on_all_paths for op in guarded.lock_ops] == [True]
-    held = {c.callee: [h.lock.key for h in c.held] for c in guarded.calls}
-    assert held.get("?") is None
     run_calls = [c for c in guarded.calls if c.text == "job.run"]
     assert [h.lock.key for h in run_calls[0].held] == ["app.svc._lock"]
     done_calls = [c for c in guarded.calls if c.text == "job.done"]

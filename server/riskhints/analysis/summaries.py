@@ -313,10 +313,6 @@ class Program:
         self._thread_entries = entries
         return entries
 
-    def runs_in_thread(self, fn: FunctionFacts) -> Evidence | None:
-        """Where ``fn`` is started in a worker thread, if it is (directly, not via callers)."""
-        return self.thread_entry_points().get(fn.qualname)
-
 
 def sorted_calls(fn: FunctionFacts, predicate: Callable[[CallSite], bool]) -> list[CallSite]:
     return sorted((c for c in fn.calls if predicate(c)), key=lambda c: (c.span.line, c.span.column))

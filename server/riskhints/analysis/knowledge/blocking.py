@@ -17,10 +17,6 @@ class BlockingApi:
     what: str  # "sleeps", "does network I/O", ...
     alternative: str  # the async spelling a fix or hover proposes
 
-    @property
-    def category(self) -> str:
-        return self.what
-
 
 _SLEEP = BlockingApi("sleeps", "await asyncio.sleep(...)")
 _HTTP = BlockingApi("does network I/O", "an async HTTP client (httpx.AsyncClient, aiohttp)")

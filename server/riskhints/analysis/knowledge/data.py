@@ -286,20 +286,6 @@ GET_BY_KEY_METHODS: frozenset[str] = frozenset({"get", "get_one"})
 RELATIONSHIP_CALLS: frozenset[str] = frozenset(
     {"sqlalchemy.orm.relationship", "sqlalchemy.orm.relation", "sqlmodel.Relationship"}
 )
-#: ``lazy=`` strategies that do not load on attribute access under asyncio.
-NON_LAZY_STRATEGIES: frozenset[str] = frozenset(
-    {
-        "selectin",
-        "joined",
-        "subquery",
-        "immediate",
-        "raise",
-        "raise_on_sql",
-        "noload",
-        "write_only",
-        "dynamic",
-    }
-)
 #: Loader options that load the relationship they name with the statement.
 EAGER_LOADER_OPTIONS: frozenset[str] = frozenset(
     {"selectinload", "joinedload", "subqueryload", "immediateload", "contains_eager", "raiseload"}

@@ -233,28 +233,6 @@ TASK_FACTORIES: frozenset[str] = frozenset(
     }
 )
 
-#: Calls that consume a coroutine object (so passing one is not "never awaited").
-COROUTINE_CONSUMERS: frozenset[str] = frozenset(
-    {
-        "asyncio.run",
-        "asyncio.create_task",
-        "asyncio.ensure_future",
-        "asyncio.gather",
-        "asyncio.wait_for",
-        "asyncio.shield",
-        "asyncio.wait",
-        "asyncio.as_completed",
-        "asyncio.timeout",
-        "asyncio.run_coroutine_threadsafe",
-        "asyncio.AbstractEventLoop.create_task",
-        "asyncio.AbstractEventLoop.run_until_complete",
-        "asyncio.TaskGroup.create_task",
-        "anyio.run",
-        "trio.run",
-        "asgiref.sync.async_to_sync",
-    }
-)
-
 
 def primitive(type_name: str | None) -> Primitive | None:
     if type_name is None:
