@@ -206,5 +206,10 @@ SESSION_IO_METHODS: frozenset[str] = frozenset(
 CLIENT_SESSION_TYPES: frozenset[str] = frozenset(
     {"aiohttp.ClientSession", "aiohttp.client.ClientSession"}
 )
+#: Application lists of lifecycle hooks (``app.on_startup.append(open_session)``): a hook
+#: that stores a session on the app needs a cleanup hook that closes it.
+LIFECYCLE_HOOK_LISTS: frozenset[str] = frozenset(
+    {"on_startup", "on_shutdown", "on_cleanup", "cleanup_ctx"}
+)
 #: Method names that release a stored session when called on it.
 CLOSE_METHODS: frozenset[str] = frozenset({"close", "aclose"})

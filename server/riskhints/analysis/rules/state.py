@@ -175,6 +175,7 @@ def _state_name(
             (fn.scope.self_name is not None and root.id == fn.scope.self_name)
             or root.id in globals_
             or _is_module_global(ctx, fn, root.id)
+            or _is_workspace_module(ctx, fn, root.id)
         ):
             return ast.unparse(node)
         return None
@@ -192,7 +193,23 @@ def _is_module_global(ctx: RuleContext, fn: FunctionFacts, name: str) -> bool:
         if name in scope.local_names or name in scope.local_types:
             return False
         scope = scope.parent
-    return name in ctx.module.global_names
+    if name in ctx.module.global_names:
+        return True
+    # ``from .cache import tokens``: a global of another workspace module, shared all the same.
+    owner, _, attr = ctx.module.imports.get(name, "").rpartition(".")
+    source = ctx.program.modules.get(owner)
+    return source is not None and attr in source.global_names
+
+
+def _is_workspace_module(ctx: RuleContext, fn: FunctionFacts, name: str) -> bool:
+    """``from . import clients`` then ``clients.client``: another module's global, reached
+    through its module."""
+    scope: Scope | None = fn.scope
+    while scope is not None:
+        if name in scope.local_names or name in scope.local_types:
+            return False
+        scope = scope.parent
+    return ctx.module.imports.get(name) in ctx.program.modules
 
 
 def _shared_reads(

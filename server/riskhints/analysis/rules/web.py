@@ -80,7 +80,8 @@ def entry_points(program: Program) -> dict[str, EntryPoint]:
         return memo
     found: dict[str, EntryPoint] = {}
     for module in program.modules.values():
-        if module.imports_module(*web.FRAMEWORK_MODULES):
+        # A route module may import only the router it decorates (``from . import router``).
+        if module.imports_module(*web.FRAMEWORK_MODULES) or _imported_app_objects(program, module):
             for entry in _module_entry_points(program, module):
                 found.setdefault(entry.qualname, entry)
     program.memo["web.entry_points"] = found
@@ -96,7 +97,7 @@ def _module_entry_points(program: Program, module: ModuleFacts) -> Iterator[Entr
     scope = module_scope(module)
     if scope is None:
         return
-    apps = _app_objects(module, scope)
+    apps = {**_imported_app_objects(program, module), **_app_objects(module, scope)}
     yield from _decorated_entries(module, apps)
     yield from _registered_entries(program, module, apps)
     yield from _dependency_entries(program, module, scope)
@@ -120,6 +121,55 @@ def _app_objects(module: ModuleFacts, scope: Scope) -> dict[str, web.Framework]:
         if framework is not None:
             apps[target.id] = framework
     return apps
+
+
+def _exported_app_objects(program: Program) -> dict[str, web.Framework]:
+    """Application and router objects bound at module level anywhere in the program, by
+    qualified name (``orders.api.router``): route modules import the router they decorate."""
+
+    def compute() -> dict[str, web.Framework]:
+        exported: dict[str, web.Framework] = {}
+        for module in program.modules.values():
+            scope = module_scope(module)
+            if scope is None or not module.imports_module(*web.FRAMEWORK_MODULES):
+                continue
+            for stmt in module.tree.body:
+                value: ast.expr | None
+                if isinstance(stmt, ast.Assign):
+                    targets, value = stmt.targets, stmt.value
+                elif isinstance(stmt, ast.AnnAssign):
+                    targets, value = [stmt.target], stmt.value
+                else:
+                    continue
+                if not isinstance(value, ast.Call):
+                    continue
+                framework = web.APP_FACTORIES.get(scope.qualify(value.func) or "")
+                for target in targets:
+                    if framework is not None and isinstance(target, ast.Name):
+                        exported[f"{module.module}.{target.id}"] = framework
+        return exported
+
+    return program.memoized("web.exported_app_objects", compute)
+
+
+def _imported_app_objects(program: Program, module: ModuleFacts) -> dict[str, web.Framework]:
+    """Names this module imports that are another module's application or router
+    (``from . import router``, ``from .routes import routes``), re-exports followed."""
+    exported = _exported_app_objects(program)
+    if not exported:
+        return {}
+    found: dict[str, web.Framework] = {}
+    for name, target in module.imports.items():
+        for _ in range(8):  # a chain of re-exports, without looping on a cycle
+            if target in exported:
+                found[name] = exported[target]
+                break
+            owner, _, attr = target.rpartition(".")
+            source = program.modules.get(owner)
+            if source is None or attr not in source.imports:
+                break
+            target = source.imports[attr]
+    return found
 
 
 def _root_name(node: ast.AST) -> str | None:
@@ -256,8 +306,41 @@ def _class_view_entries(program: Program, module: ModuleFacts) -> Iterator[Entry
 
 def entry_label(program: Program, fn: FunctionFacts) -> str | None:
     """``FastAPI route GET /users/{id}`` when ``fn`` is a web entry point (for messages)."""
-    entry = entry_points(program).get(fn.qualname)
+    entry = visible_entry(program, fn)
     return entry.label if entry is not None else None
+
+
+def visible_entry(program: Program, fn: FunctionFacts) -> EntryPoint | None:
+    """``fn``'s entry point, when it is registered in ``fn``'s module or one it imports.
+
+    A view registered by ``app.add_url_rule(...)`` in a module that imports the view's module
+    is seen only when the registering module happens to be analysed together with it; the
+    view's own file never imports it. Ignoring such registrations keeps a file's findings
+    the same whichever files are analysed together (the CLI batches them)."""
+    entry = entry_points(program).get(fn.qualname)
+    if entry is None:
+        return None
+    return entry if entry.path in _import_closure_paths(program, program.module_of(fn)) else None
+
+
+def _import_closure_paths(program: Program, module: ModuleFacts) -> frozenset[str]:
+    """Paths of ``module`` and the program's modules it imports, transitively."""
+    memo = program.memoized("web.import_closures", dict[str, frozenset[str]])
+    if module.module in memo:
+        return memo[module.module]
+    seen = {module.module}
+    pending = [module]
+    while pending:
+        current = pending.pop()
+        for target in current.imports.values():
+            name = target
+            while name and name not in program.modules:
+                name = name.rpartition(".")[0]
+            if name and name not in seen:
+                seen.add(name)
+                pending.append(program.modules[name])
+    memo[module.module] = frozenset(program.modules[m].path for m in seen)
+    return memo[module.module]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,7 +450,7 @@ def _bound_to_shared_object(
     if name == starter.scope.self_name:
         return True
     module = program.module_of(starter)
-    return _is_global(starter, module, name) and not _per_thread(module, name)
+    return _is_global(starter, module, name) and not _per_thread(program, module, name)
 
 
 def _inside_loop(program: Program, fn: FunctionFacts, call: CallSite) -> bool:
@@ -400,7 +483,7 @@ def _receiver_is_shared(
         return caller_self_shared
     if isinstance(receiver, ast.Name):
         module = program.module_of(fn)
-        return _is_global(fn, module, receiver.id) and not _per_thread(module, receiver.id)
+        return _is_global(fn, module, receiver.id) and not _per_thread(program, module, receiver.id)
     return _is_app_state(receiver)
 
 
@@ -415,12 +498,25 @@ def _is_global(fn: FunctionFacts, module: ModuleFacts, name: str) -> bool:
     return name in module.global_names
 
 
-def _per_thread(module: ModuleFacts, name: str) -> bool:
-    return name in _per_thread_globals(module)
+def _per_thread(program: Program, module: ModuleFacts, name: str) -> bool:
+    """Is the global ``name`` a ``threading.local``/``ContextVar``, here or in the workspace
+    module it is imported from (``from .context import request_state``)?"""
+    if name in _per_thread_globals(program, module):
+        return True
+    owner_name, _, attr = module.imports.get(name, "").rpartition(".")
+    owner = program.modules.get(owner_name)
+    return owner is not None and attr in _per_thread_globals(program, owner)
 
 
-def _per_thread_globals(module: ModuleFacts) -> frozenset[str]:
+def _per_thread_globals(program: Program, module: ModuleFacts) -> frozenset[str]:
     """Module names bound to ``threading.local()`` (or a subclass) or a ``ContextVar``."""
+    memo = program.memoized("web.per_thread_globals", dict[str, frozenset[str]])
+    if module.module not in memo:
+        memo[module.module] = _find_per_thread_globals(module)
+    return memo[module.module]
+
+
+def _find_per_thread_globals(module: ModuleFacts) -> frozenset[str]:
     scope = module_scope(module)
     local_classes = {
         qualname
@@ -448,6 +544,15 @@ class ReadModifyWrite:
     write: ast.stmt
 
 
+@dataclass(frozen=True)
+class RemoteWrite:
+    """A read-modify-write in another module, reached from a thread in this one."""
+
+    fn: FunctionFacts  # the function doing it
+    rmw: ReadModifyWrite
+    hops: Chain  # the calls from the launched function down to ``fn``
+
+
 @rule(
     UNSYNCHRONISED_RMW,
     "unsynchronised-read-modify-write-from-threads",
@@ -466,62 +571,209 @@ def unsynchronised_read_modify_write(ctx: RuleContext) -> Iterator[Finding]:
     singletons' attributes and application state (``request.app.state``) count; locals,
     ``threading.local`` and ``flask.g`` are per thread. A lock held around both the read and
     the write makes it safe; ``list.append``, ``dict.setdefault`` and ``next(counter)`` are
-    single atomic steps and are not reported."""
-    module = ctx.module
-    if not _may_run_threads(module):
+    single atomic steps and are not reported.
+
+    When the thread is started (or the route registered) in one file and the update happens in
+    another, the finding is reported where the thread's work enters the other file (the call
+    to the helper, or the registration of a view defined elsewhere), with the update itself in
+    the evidence."""
+    program = ctx.program
+    if not _program_may_run_threads(program):
         return
-    contexts = thread_contexts(ctx.program)
+    module = ctx.module
+    contexts = thread_contexts(program)
     for fn in ctx.functions():
         context = contexts.get(fn.qualname)
         if context is None or fn.is_async or fn.is_module_scope:
             continue
-        for rmw in _read_modify_writes(fn, module, context.shared_self):
-            if _share_a_lock(module, fn, rmw.read, rmw.write):
+        # A module's analysis sees only what it imports: the file that starts the thread (or
+        # registers the route) sees the whole path, the helper's file does not. Reporting
+        # from there keeps the result the same whichever files are analysed together.
+        if _origin_path(context) != ctx.path:
+            continue
+        for rmw in _unsafe_writes(program, fn, context.shared_self, context.many):
+            yield _local_finding(ctx, fn, context, rmw)
+        for call in sorted(fn.calls, key=lambda c: (c.span.line, c.span.column)):
+            callee = program.callee_function(call)
+            if (
+                call.held
+                or callee is None
+                or callee.is_async
+                or program.module_of(callee) is module
+            ):
                 continue
-            if not context.many and not _written_elsewhere(module, fn, rmw.write):
-                continue
-            steps: tuple[Evidence, ...]
-            if rmw.read is rmw.write:
-                steps = (ctx.evidence(rmw.write, f"`{rmw.state}` read and written back here"),)
-            else:
-                steps = (
-                    ctx.evidence(rmw.read, f"`{rmw.state}` read here"),
-                    ctx.evidence(rmw.write, f"`{rmw.state}` written back here"),
-                )
-            where = (
-                context.how
-                if context.root == fn.display
-                else f"it is called from `{context.root}`, and {context.how}"
+            shared_self = callee.class_qualname is not None and _receiver_is_shared(
+                program, fn, call, context.shared_self
             )
-            yield ctx.finding(
-                UNSYNCHRONISED_RMW,
-                rmw.write,
-                f"unsynchronised read-modify-write of `{rmw.state}` in `{fn.display}`: {where}, "
-                f"so two threads can read the same value and one update is lost",
-                function=fn,
-                evidence=(*context.chain, *steps),
-                assumptions=(
-                    f"only one thread at a time updates `{rmw.state}` "
-                    f"(no lock is held around the read and the write)",
-                ),
-            )
+            remote = _remote_writes(program, module, callee, shared_self, context)
+            if remote:
+                hop = ctx.evidence(call.span, f"{fn.display}() calls {callee.display}()")
+                subject = f"`{call.text}()`"
+                yield _remote_finding(ctx, call.span, subject, fn, context, (hop,), remote)
+    for qualname, context in contexts.items():
+        root = program.function(qualname)
+        if (
+            root is None
+            or len(context.chain) != 1
+            or _origin_path(context) != ctx.path
+            or program.module_of(root) is module
+        ):
+            continue  # only roots defined elsewhere and registered or started here
+        remote = _remote_writes(program, module, root, context.shared_self, context)
+        if remote:
+            subject = f"`{root.display}`"
+            span = context.chain[0].span
+            yield _remote_finding(ctx, span, subject, None, context, (), remote)
 
 
-def _may_run_threads(module: ModuleFacts) -> bool:
-    return module.imports_module(
-        *web.FRAMEWORK_MODULES, "threading", "concurrent", "asyncio", "anyio"
+def _origin_path(context: ThreadContext) -> str | None:
+    """The file that registers the entry point or starts the thread."""
+    return context.chain[0].path
+
+
+def _program_may_run_threads(program: Program) -> bool:
+    return program.memoized(
+        "web.may_run_threads",
+        lambda: any(
+            m.imports_module(*web.FRAMEWORK_MODULES, "threading", "concurrent", "asyncio", "anyio")
+            for m in program.modules.values()
+        ),
+    )
+
+
+def _unsafe_writes(
+    program: Program, fn: FunctionFacts, shared_self: bool, many: bool
+) -> Iterator[ReadModifyWrite]:
+    """Read-modify-writes of shared state in ``fn`` that no lock covers (and that race: with
+    other threads running ``fn``, or with another writer when only one thread runs it)."""
+    module = program.module_of(fn)
+    for rmw in _read_modify_writes(program, fn, module, shared_self):
+        if _share_a_lock(module, fn, rmw.read, rmw.write):
+            continue
+        if not many and not _written_elsewhere(module, fn, rmw.write):
+            continue
+        yield rmw
+
+
+def _remote_writes(
+    program: Program,
+    home: ModuleFacts,
+    start: FunctionFacts,
+    shared_self: bool,
+    context: ThreadContext,
+) -> list[RemoteWrite]:
+    """Unsafe read-modify-writes in ``start`` and the sync helpers it calls, outside ``home``
+    (functions of ``home`` reached on the way have a thread context of their own)."""
+    found: list[RemoteWrite] = []
+    pending: list[tuple[FunctionFacts, bool, Chain]] = [(start, shared_self, ())]
+    seen = {start.qualname}
+    while pending:
+        fn, fn_shared_self, hops = pending.pop(0)
+        found.extend(
+            RemoteWrite(fn, rmw, hops)
+            for rmw in _unsafe_writes(program, fn, fn_shared_self, context.many)
+        )
+        if len(context.chain) + len(hops) >= _MAX_HELPER_DEPTH:
+            continue
+        for call in sorted(fn.calls, key=lambda c: (c.span.line, c.span.column)):
+            callee = program.callee_function(call)
+            if (
+                call.held
+                or callee is None
+                or callee.is_async
+                or callee.qualname in seen
+                or program.module_of(callee) is home
+            ):
+                continue
+            seen.add(callee.qualname)
+            callee_shared = callee.class_qualname is not None and _receiver_is_shared(
+                program, fn, call, fn_shared_self
+            )
+            hop = program.hop(fn, call, f"{fn.display}() calls {callee.display}()")
+            pending.append((callee, callee_shared, (*hops, hop)))
+    return found
+
+
+def _write_steps(module: ModuleFacts, rmw: ReadModifyWrite) -> tuple[Evidence, ...]:
+    def step(node: ast.AST, message: str) -> Evidence:
+        return Evidence(module.positions.span(node), message, module.path)
+
+    if rmw.read is rmw.write:
+        return (step(rmw.write, f"`{rmw.state}` read and written back here"),)
+    return (
+        step(rmw.read, f"`{rmw.state}` read here"),
+        step(rmw.write, f"`{rmw.state}` written back here"),
+    )
+
+
+def _why_threads(context: ThreadContext, fn_display: str) -> str:
+    if context.root == fn_display:
+        return context.how
+    return f"it is called from `{context.root}`, and {context.how}"
+
+
+def _local_finding(
+    ctx: RuleContext, fn: FunctionFacts, context: ThreadContext, rmw: ReadModifyWrite
+) -> Finding:
+    return ctx.finding(
+        UNSYNCHRONISED_RMW,
+        rmw.write,
+        f"unsynchronised read-modify-write of `{rmw.state}` in `{fn.display}`: "
+        f"{_why_threads(context, fn.display)}, so two threads can read the same value and one "
+        f"update is lost",
+        function=fn,
+        evidence=(*context.chain, *_write_steps(ctx.module, rmw)),
+        assumptions=(
+            f"only one thread at a time updates `{rmw.state}` "
+            f"(no lock is held around the read and the write)",
+        ),
+    )
+
+
+def _remote_finding(
+    ctx: RuleContext,
+    where: Span,
+    subject: str,
+    caller: FunctionFacts | None,
+    context: ThreadContext,
+    launch: Chain,
+    remote: list[RemoteWrite],
+) -> Finding:
+    """``stats.record_view()`` does an unsynchronised read-modify-write of ``_views[...]``
+    (services/stats.py:11): FastAPI runs sync `def` routes in its thread pool ..."""
+    first = remote[0]
+    writer_module = ctx.program.module_of(first.fn)
+    line = writer_module.positions.span(first.rmw.write).line
+    where_written = f"{writer_module.path}:{line}"
+    if first.hops:
+        where_written = f"in `{first.fn.display}`, {where_written}"
+    verb = "reaches" if first.hops else "does"
+    more = f" (and {len(remote) - 1} more)" if len(remote) > 1 else ""
+    why = _why_threads(context, caller.display if caller is not None else context.root)
+    return ctx.finding(
+        UNSYNCHRONISED_RMW,
+        where,
+        f"{subject} {verb} an unsynchronised read-modify-write of `{first.rmw.state}` "
+        f"({where_written}){more}: {why}, so two threads can read the same value and one "
+        f"update is lost",
+        function=caller,
+        evidence=(*context.chain, *launch, *first.hops, *_write_steps(writer_module, first.rmw)),
+        assumptions=(
+            f"only one thread at a time updates `{first.rmw.state}` "
+            f"(no lock is held around the read and the write)",
+        ),
     )
 
 
 def _read_modify_writes(
-    fn: FunctionFacts, module: ModuleFacts, shared_self: bool
+    program: Program, fn: FunctionFacts, module: ModuleFacts, shared_self: bool
 ) -> Iterator[ReadModifyWrite]:
     declared_globals = {
         name for node in fn.own_nodes if isinstance(node, ast.Global) for name in node.names
     }
 
     def shared(target: ast.AST) -> bool:
-        return _is_shared_state(fn, module, target, shared_self, declared_globals)
+        return _is_shared_state(program, fn, module, target, shared_self, declared_globals)
 
     # Locals read from shared state: ``stock = inventory[sku]`` ... ``inventory[sku] = stock - n``.
     local_reads: dict[str, tuple[ast.stmt, str]] = {}
@@ -564,6 +816,7 @@ def _read_modify_writes(
 
 
 def _is_shared_state(
+    program: Program,
     fn: FunctionFacts,
     module: ModuleFacts,
     target: ast.AST,
@@ -572,20 +825,32 @@ def _is_shared_state(
 ) -> bool:
     if isinstance(target, ast.Name):
         # Rebinding a name changes a global only under ``global``.
-        return target.id in declared_globals and not _per_thread(module, target.id)
+        return target.id in declared_globals and not _per_thread(program, module, target.id)
     if not isinstance(target, (ast.Subscript, ast.Attribute)):
         return False
     if _is_app_state(target):
         return True
     root: ast.AST = target
+    first_attribute: str | None = None
     while isinstance(root, (ast.Subscript, ast.Attribute)):
+        if isinstance(root, ast.Attribute):
+            first_attribute = root.attr
         root = root.value
     if not isinstance(root, ast.Name):
         return False
     if root.id == fn.scope.self_name:
         return shared_self
-    return (root.id in declared_globals or _is_global(fn, module, root.id)) and not _per_thread(
-        module, root.id
+    if not (root.id in declared_globals or _is_global(fn, module, root.id)):
+        return False
+    if _per_thread(program, module, root.id):
+        return False
+    # ``context.request_state.retries += 1`` on an imported workspace module: the module's
+    # ``threading.local`` is per thread like any other.
+    owner = program.modules.get(module.imports.get(root.id, ""))
+    return not (
+        owner is not None
+        and first_attribute is not None
+        and first_attribute in _per_thread_globals(program, owner)
     )
 
 
@@ -699,7 +964,9 @@ def _write_target(stmt: ast.AST) -> ast.AST | None:
 
 
 def _storage_root(fn: FunctionFacts, target: ast.AST | None) -> str | None:
-    """``self.hits[k]`` -> ``pkg.mod.Stats.hits``; ``counts[k]`` -> ``counts``."""
+    """``self.hits[k]`` -> ``pkg.mod.Stats.hits``; ``counts[k]`` -> ``counts``;
+    ``metrics.flushes`` -> ``metrics.flushes`` (another counter of the same module or object
+    is another piece of state)."""
     first_attr: str | None = None
     node = target
     while isinstance(node, (ast.Subscript, ast.Attribute)):
@@ -710,7 +977,7 @@ def _storage_root(fn: FunctionFacts, target: ast.AST | None) -> str | None:
         return None
     if node.id == fn.scope.self_name and fn.class_qualname and first_attr:
         return f"{fn.class_qualname}.{first_attr}"
-    return node.id
+    return f"{node.id}.{first_attr}" if first_attr else node.id
 
 
 # ---------------------------------------------------------------------------------------------
@@ -742,14 +1009,17 @@ def sync_session_in_async_route(ctx: RuleContext) -> Iterator[Finding]:
     ``AsyncSession`` used with ``await``. Calls passed to ``run_in_threadpool`` or
     ``asyncio.to_thread`` are not reported."""
     module = ctx.module
-    if not module.imports_module("sqlalchemy", "sqlmodel") or not module.imports_module(
-        "fastapi", "starlette", "aiohttp"
+    program = ctx.program
+    if not module.imports_module("fastapi", "starlette", "aiohttp"):
+        return
+    # The session may come from a dependency or factory in another module: a route module
+    # that imports only its models and ``get_db`` still gets a sync session.
+    if not module.imports_module("sqlalchemy", "sqlmodel") and not _program_uses_sqlalchemy(
+        program
     ):
         return
-    program = ctx.program
-    entries = entry_points(program)
     for fn in ctx.async_functions():
-        entry = entries.get(fn.qualname)
+        entry = visible_entry(program, fn)
         if entry is None or entry.framework == "flask":
             continue
         sessions = _sync_sessions_in(program, module, fn)
@@ -780,6 +1050,13 @@ def sync_session_in_async_route(ctx: RuleContext) -> Iterator[Finding]:
             )
 
 
+def _program_uses_sqlalchemy(program: Program) -> bool:
+    return program.memoized(
+        "web.uses_sqlalchemy",
+        lambda: any(m.imports_module("sqlalchemy", "sqlmodel") for m in program.modules.values()),
+    )
+
+
 def _sync_session_factories(module: ModuleFacts) -> frozenset[str]:
     """Module names bound to ``sessionmaker(...)`` (not ``class_=AsyncSession``) or
     ``scoped_session(...)`` of one."""
@@ -808,14 +1085,21 @@ def _makes_sync_sessions(scope: Scope, call: ast.Call) -> bool:
     return True
 
 
-def _is_sync_session_value(module: ModuleFacts, scope: Scope, value: ast.AST | None) -> bool:
-    """``SessionLocal()``, ``Session(engine)``, ``db_session`` (a scoped_session)."""
-    if isinstance(value, ast.Call):
-        callee = scope.qualify(value.func)
-        if callee in web.SYNC_SESSION_TYPES:
-            return True
-        return isinstance(value.func, ast.Name) and value.func.id in _sync_session_factories(module)
-    return False
+def _is_sync_session_value(
+    program: Program, module: ModuleFacts, scope: Scope, value: ast.AST | None
+) -> bool:
+    """``SessionLocal()``, ``Session(engine)``, ``db_session`` (a scoped_session); the factory
+    may live in another module (``from ..db import SessionLocal``, ``db.SessionLocal()``)."""
+    if not isinstance(value, ast.Call):
+        return False
+    callee = scope.qualify(value.func)
+    if callee in web.SYNC_SESSION_TYPES:
+        return True
+    if isinstance(value.func, ast.Name) and value.func.id in _sync_session_factories(module):
+        return True
+    owner_name, _, name = (callee or "").rpartition(".")
+    owner = program.modules.get(owner_name)
+    return owner is not None and owner is not module and name in _sync_session_factories(owner)
 
 
 def _sync_sessions_in(
@@ -846,13 +1130,13 @@ def _sync_sessions_in(
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
             target = stmt.targets[0]
             if isinstance(target, ast.Name) and _is_sync_session_value(
-                module, fn.scope, stmt.value
+                program, module, fn.scope, stmt.value
             ):
                 found.setdefault(target.id, _origin(module, stmt.value))
         elif isinstance(stmt, ast.With):
             for item in stmt.items:
                 if isinstance(item.optional_vars, ast.Name) and _is_sync_session_value(
-                    module, fn.scope, item.context_expr
+                    program, module, fn.scope, item.context_expr
                 ):
                     found.setdefault(item.optional_vars.id, _origin(module, item.context_expr))
     return found
@@ -913,20 +1197,20 @@ def _provides_sync_session(program: Program, provider: FunctionFacts) -> bool:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
             if isinstance(target, ast.Name) and _is_sync_session_value(
-                module, provider.scope, node.value
+                program, module, provider.scope, node.value
             ):
                 bound.add(target.id)
         elif isinstance(node, ast.With):
             for item in node.items:
                 if isinstance(item.optional_vars, ast.Name) and _is_sync_session_value(
-                    module, provider.scope, item.context_expr
+                    program, module, provider.scope, item.context_expr
                 ):
                     bound.add(item.optional_vars.id)
     for node in provider.own_nodes:
         if isinstance(node, (ast.Yield, ast.Return)) and node.value is not None:
             if isinstance(node.value, ast.Name) and node.value.id in bound:
                 return True
-            if _is_sync_session_value(module, provider.scope, node.value):
+            if _is_sync_session_value(program, module, provider.scope, node.value):
                 return True
     return False
 
@@ -1003,14 +1287,21 @@ def aiohttp_session_not_closed(ctx: RuleContext) -> Iterator[Finding]:
     pool: no keep-alive, a new DNS lookup and TLS handshake per call, and a burst of requests
     opens a burst of sockets. The session is meant to live as long as the application:
     ``async with`` for one-off scripts; one session created in ``on_startup``/``cleanup_ctx``
-    or a lifespan, stored on the app or a client object, closed on shutdown."""
+    or a lifespan, stored on the app or a client object, closed on shutdown.
+
+    Across files: a handler awaiting a client helper that opens its own session on every call
+    is reported at the handler's call; a startup hook from another module that stores a
+    session on the app is reported where it is registered, unless a cleanup handler the
+    registering module can see closes it."""
     module = ctx.module
-    if not module.imports_module("aiohttp"):
+    if not module.imports_module("aiohttp", *web.FRAMEWORK_MODULES):
         return
-    entries = entry_points(ctx.program)
+    yield from _hooks_storing_unclosed_sessions(ctx)
     for fn in ctx.functions():
-        entry = entries.get(fn.qualname)
+        entry = visible_entry(ctx.program, fn)
         per_request = entry is not None and fn.is_async and entry.kind in ("route", "websocket")
+        if per_request and entry is not None:
+            yield from _sessions_per_request_in_helpers(ctx, fn, entry)
         for call in sorted(fn.calls, key=lambda c: (c.span.line, c.span.column)):
             if call.callee not in web.CLIENT_SESSION_TYPES:
                 continue
@@ -1043,6 +1334,96 @@ def aiohttp_session_not_closed(ctx: RuleContext) -> Iterator[Finding]:
                 )
 
 
+def _sessions_per_request_in_helpers(
+    ctx: RuleContext, fn: FunctionFacts, entry: EntryPoint
+) -> Iterator[Finding]:
+    """A handler awaiting a helper (often in a ``clients/`` module) that opens and closes its
+    own ``ClientSession`` on every call: each request pays for a new pool all the same."""
+    program = ctx.program
+    for call in sorted(fn.calls, key=lambda c: (c.span.line, c.span.column)):
+        callee = program.callee_function(call)
+        if callee is None or not callee.is_async or not call.awaited or callee is fn:
+            continue
+        found = _session_per_call(program, callee, depth=1, seen={fn.qualname})
+        if found is None:
+            continue
+        hops, creation, creator = found
+        creator_module = program.module_of(creator)
+        where = f"{creator_module.path}:{creation.span.line}"
+        yield ctx.finding(
+            CLIENT_SESSION_LEAK,
+            call.span,
+            f"`{call.text}()` creates a new `{creation.text}` on every call ({where}), and "
+            f"{entry.label} (`{fn.display}`) calls it for every request: each request opens a "
+            f"new connection pool (no keep-alive, a new TLS handshake per call); create one "
+            f"session at startup and pass it in",
+            function=fn,
+            evidence=(
+                entry.evidence,
+                ctx.evidence(call.span, f"{fn.display}() awaits {callee.display}()"),
+                *hops,
+                program.hop(creator, creation, f"`{creation.text}()` created here, per call"),
+            ),
+            assumptions=(f"{entry.label} is called rarely enough to afford a new pool",),
+        )
+
+
+def _session_per_call(
+    program: Program, fn: FunctionFacts, depth: int, seen: set[str]
+) -> tuple[Chain, CallSite, FunctionFacts] | None:
+    """The ``ClientSession`` that ``fn`` (or an async helper it awaits) creates and drops on
+    every call — ``async with ClientSession()`` or a local session — with the hops to it."""
+    seen.add(fn.qualname)
+    module = program.module_of(fn)
+    for call in sorted(fn.calls, key=lambda c: (c.span.line, c.span.column)):
+        if call.callee in web.CLIENT_SESSION_TYPES and _lives_for_one_call(module, fn, call):
+            return (), call, fn
+    if depth >= 3:
+        return None
+    for call in sorted(fn.calls, key=lambda c: (c.span.line, c.span.column)):
+        callee = program.callee_function(call)
+        if callee is None or not callee.is_async or not call.awaited or callee.qualname in seen:
+            continue
+        inner = _session_per_call(program, callee, depth + 1, seen)
+        if inner is not None:
+            hop = program.hop(fn, call, f"{fn.display}() awaits {callee.display}()")
+            return (hop, *inner[0]), inner[1], inner[2]
+    return None
+
+
+def _lives_for_one_call(module: ModuleFacts, fn: FunctionFacts, call: CallSite) -> bool:
+    """Is this session created and dropped by one call of ``fn`` (not stored for reuse, not
+    returned to the caller)?"""
+    if fn.is_module_scope:
+        return False
+    if isinstance(module.parents.get(id(call.node)), ast.withitem):
+        return True
+    stmt = call.stmt
+    if call.usage != "assigned" or not isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+        return False
+    target = stmt.targets[0] if isinstance(stmt, ast.Assign) else stmt.target
+    if not isinstance(target, ast.Name) or _declared_global(fn, target):
+        return False
+    return not _handed_on(fn, target.id)
+
+
+def _handed_on(fn: FunctionFacts, name: str) -> bool:
+    """Does the local session ``name`` outlive the call: returned, yielded, stored elsewhere or
+    passed to something that may keep it?"""
+    for node in fn.own_nodes:
+        if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom)) and _mentions(node, name):
+            return True
+        if isinstance(node, ast.Assign) and _is_name(node.value, name):
+            return True
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and _is_name(func.value, name):
+                continue  # ``session.get(...)``: using it, not handing it on
+            if any(_is_name(a, name) for a in (*node.args, *(k.value for k in node.keywords))):
+                return True
+    return False
+
+
 def _closing_problem(ctx: RuleContext, fn: FunctionFacts, call: CallSite) -> str | None:
     """What is wrong with how this session is released, or None when it is released (or
     handed to someone else who may release it)."""
@@ -1066,7 +1447,16 @@ def _closing_problem(ctx: RuleContext, fn: FunctionFacts, call: CallSite) -> str
     if isinstance(target, ast.Name) and not fn.is_module_scope and not _declared_global(fn, target):
         return _local_session_problem(fn, target.id)
     stored = ast.unparse(target)
-    if _closed_anywhere(ctx.module, target):
+    if _closed_in_program(ctx.program, target):
+        return None
+    if (
+        isinstance(target, (ast.Subscript, ast.Attribute))
+        and not fn.is_module_scope
+        and not _on_self(fn, target)
+        and not _referenced_in_module(ctx.module, fn)
+    ):
+        # Application storage (``app[HTTP]``) filled by a hook that another module wires up:
+        # that module sees the cleanup handlers too, and reports there when none closes it.
         return None
     return (
         f"is stored in `{stored}` and never closed in this module (no `{stored}.close()` in a "
@@ -1122,6 +1512,85 @@ def _in_finally(fn: FunctionFacts, call: ast.Call) -> bool:
         if isinstance(node, ast.Try) and any(_contains(stmt, call) for stmt in node.finalbody):
             return True
     return False
+
+
+def _on_self(fn: FunctionFacts, target: ast.expr) -> bool:
+    root: ast.expr = target
+    while isinstance(root, (ast.Attribute, ast.Subscript)):
+        root = root.value
+    return isinstance(root, ast.Name) and root.id == fn.scope.self_name
+
+
+def _referenced_in_module(module: ModuleFacts, fn: FunctionFacts) -> bool:
+    """Is ``fn`` used (registered, called, passed) anywhere in its own module?"""
+    return any(
+        (isinstance(node, ast.Name) and node.id == fn.name)
+        or (isinstance(node, ast.Attribute) and node.attr == fn.name)
+        for node in ast.walk(module.tree)
+    )
+
+
+def _closed_in_program(program: Program, target: ast.expr) -> bool:
+    """Closed in this module or in any other module the analysis sees (a cleanup handler in
+    ``lifecycle.py`` closing what a startup hook in ``clients/http.py`` stored)."""
+    return any(_closed_anywhere(m, target) for m in program.modules.values())
+
+
+def _hooks_storing_unclosed_sessions(ctx: RuleContext) -> Iterator[Finding]:
+    """``app.on_startup.append(open_reviews_session)`` wiring a hook from another module that
+    stores a session on the app, with no cleanup handler closing it anywhere in sight."""
+    program = ctx.program
+    for fn in ctx.functions():
+        for call in fn.calls:
+            func = call.node.func
+            if not (
+                isinstance(func, ast.Attribute)
+                and func.attr == "append"
+                and isinstance(func.value, ast.Attribute)
+                and func.value.attr in web.LIFECYCLE_HOOK_LISTS
+                and call.node.args
+            ):
+                continue
+            hook = program.function(fn.scope.qualify(call.node.args[0]))
+            if hook is None or program.module_of(hook) is ctx.module:
+                continue
+            for creation, target in _stored_sessions(program, hook):
+                if _closed_in_program(program, target):
+                    continue
+                stored = ast.unparse(target)
+                hook_module = program.module_of(hook)
+                where = f"{hook_module.path}:{creation.span.line}"
+                yield ctx.finding(
+                    CLIENT_SESSION_LEAK,
+                    call.span,
+                    f"`{hook.display}` ({where}) stores a new `{creation.text}` in `{stored}` and "
+                    f"no shutdown/cleanup handler closes it (no `{stored}.close()`): its "
+                    f"connector leaks",
+                    function=fn,
+                    evidence=(
+                        ctx.evidence(call.span, f"{hook.display}() registered as a hook here"),
+                        program.hop(hook, creation, f"`{creation.text}()` stored in `{stored}`"),
+                    ),
+                    assumptions=("the session is closed in code this analysis does not see",),
+                )
+
+
+def _stored_sessions(
+    program: Program, fn: FunctionFacts
+) -> Iterator[tuple[CallSite, ast.Subscript | ast.Attribute]]:
+    """Sessions ``fn`` stores outside itself and outside ``self``: on the app, on an object."""
+    for call in fn.calls:
+        stmt = call.stmt
+        if call.callee not in web.CLIENT_SESSION_TYPES or call.usage != "assigned":
+            continue
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+        elif isinstance(stmt, ast.AnnAssign):
+            target = stmt.target
+        else:
+            continue
+        if isinstance(target, (ast.Subscript, ast.Attribute)) and not _on_self(fn, target):
+            yield call, target
 
 
 def _closed_anywhere(module: ModuleFacts, target: ast.expr) -> bool:
