@@ -2,25 +2,30 @@
 transactions and Celery, Celery tasks waiting for tasks, SQLAlchemy ``AsyncSession`` sharing and
 lazy loading.
 
-Each pack runs only in modules that import its framework (``knowledge/data.py`` lists the
-packages, the entry points and the ORM vocabulary). Everything here reads one function at a time,
-flow-insensitively: a local name is a ``QuerySet`` (or a model instance, a Celery result ...)
-only when *every* binding of it in the function says so, so a rebinding to something else makes
-the name unknown rather than wrong. Calls into sync helpers are followed through
-:class:`~riskhints.analysis.summaries.Program`, so the same rules follow them across modules once
-a workspace index hands several modules in.
+Each pack runs only in modules that use its framework: imported there, or by a workspace module
+they import (``knowledge/data.py`` lists the packages, the entry points and the ORM
+vocabulary). Everything here reads one function at a time, flow-insensitively: a local name is a
+``QuerySet`` (or a model instance, a Celery result ...) only when *every* binding of it in the
+function says so, so a rebinding to something else makes the name unknown rather than wrong.
+
+The definitions a hazard depends on usually live in other files: models and their relationships
+in ``models.py``, the session factory in ``db.py``, the Celery app in ``celery_app.py``, the
+helpers in ``services.py``. The rules read them from every module of the
+:class:`~riskhints.analysis.summaries.Program` (the module analysed and the workspace modules it
+imports), once per program (``Program.memo``), and follow calls into helpers of any module; the
+evidence names the files the hazard crosses.
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from ..facts import CallSite, FunctionFacts, ModuleFacts, Scope, iter_statements
+from ..facts import CallSite, ClassFacts, FunctionFacts, ModuleFacts, Scope, iter_statements
 from ..finding import Evidence, Finding, Severity
 from ..knowledge import data as kb
-from ..summaries import Chain, Program, sorted_calls
+from ..summaries import TRANSPARENT_DECORATORS, Chain, Program, sorted_calls
 from .registry import RuleContext, rule
 
 SYNC_ORM_IN_ASYNC = "RH502"
@@ -121,9 +126,11 @@ def _reach(
     fn: FunctionFacts,
     memo_key: str,
     direct: Callable[[FunctionFacts], Site | None],
+    follow: Callable[[FunctionFacts, CallSite], FunctionFacts | None] | None = None,
 ) -> tuple[Site, Chain] | None:
     """The first ``direct`` site a *sync* function reaches, itself or through sync helpers (the
-    call hops, then the site), memoised per program; recursion is cut."""
+    call hops, then the site), memoised per program; recursion is cut. ``follow`` resolves a
+    call to the function it runs (default: :meth:`Program.callee_function`)."""
     memo = program.memo.setdefault(memo_key, {})
     assert isinstance(memo, dict)
     if fn.qualname in memo:
@@ -140,10 +147,10 @@ def _reach(
         result = (site, (hop,))
     else:
         for call in sorted_calls(fn, lambda c: True):
-            callee = program.callee_function(call)
+            callee = follow(fn, call) if follow is not None else program.callee_function(call)
             if callee is None or callee.is_async or callee is fn:
                 continue
-            inner = _reach(program, callee, memo_key, direct)
+            inner = _reach(program, callee, memo_key, direct, follow)
             if inner is not None:
                 hop = program.hop(fn, call, f"{fn.display}() calls {callee.display}()")
                 result = (inner[0], (hop, *inner[1]))
@@ -152,20 +159,99 @@ def _reach(
     return result
 
 
-def _class_bases(module: ModuleFacts, class_qualname: str | None) -> set[str]:
-    """Every base of a class, following the bases defined in the same module."""
+# =============================================================================================
+# The workspace around a module: frameworks, classes and globals defined in other modules
+# =============================================================================================
+#
+# A model, a relationship, a session factory or a Celery app is usually defined in one module
+# (``models.py``, ``db.py``, ``celery_app.py``) and used in another. These helpers read every
+# module of the :class:`Program` (the module analysed and the workspace modules it imports),
+# once per program, so each rule sees definitions wherever they live.
+
+
+def _memo(program: Program, key: str) -> dict[str, object]:
+    table = program.memo.setdefault(key, {})
+    assert isinstance(table, dict)
+    return table
+
+
+def _owning_module(program: Program, qualified: str) -> ModuleFacts | None:
+    """``app.db.SessionLocal`` -> the facts of ``app.db`` (the longest module prefix)."""
+    name = qualified
+    while name:
+        found = program.modules.get(name)
+        if found is not None:
+            return found
+        name = name.rpartition(".")[0]
+    return None
+
+
+def _uses_framework(
+    program: Program, module: ModuleFacts, key: str, test: Callable[[ModuleFacts], bool]
+) -> bool:
+    """Does ``module``, or a workspace module it imports (transitively), pass ``test``? A pack
+    is active in ``views.py`` when ``views.py`` imports Django itself, and also when it only
+    imports ``services.py``, which does."""
+    memo = _memo(program, f"data.uses.{key}")
+    if module.module in memo:
+        return memo[module.module] is True
+    seen = {module.module}
+    pending = [module]
+    found = False
+    while pending and not found:
+        current = pending.pop()
+        found = test(current)
+        for target in current.imports.values():
+            owner = _owning_module(program, target)
+            if owner is not None and owner.module not in seen:
+                seen.add(owner.module)
+                pending.append(owner)
+    memo[module.module] = found
+    return found
+
+
+def _resolve(program: Program, qualified: str | None, known: Callable[[str], bool]) -> str | None:
+    """Follow re-exports (``from .models import Order`` in a package ``__init__``) until a
+    name ``known`` accepts; the name itself when it is known, None when no hop is."""
+    for _ in range(8):  # chains of re-exports, without looping forever on a cycle
+        if qualified is None or known(qualified):
+            return qualified
+        module_name, _, name = qualified.rpartition(".")
+        module = program.modules.get(module_name)
+        if module is None or name not in module.imports:
+            return None
+        qualified = module.imports[name]
+    return None
+
+
+def _program_classes(program: Program) -> dict[str, tuple[ModuleFacts, ClassFacts]]:
+    def compute() -> dict[str, tuple[ModuleFacts, ClassFacts]]:
+        return {q: (m, c) for m in program.modules.values() for q, c in m.classes.items()}
+
+    return program.memoized("data.classes", compute)
+
+
+def _program_bases(program: Program, class_qualname: str | None) -> set[str]:
+    """Every base of a class, following bases defined in any module of the program."""
+    classes = _program_classes(program)
     found: set[str] = set()
     pending = [class_qualname] if class_qualname else []
     while pending:
-        current = pending.pop()
-        cls = module.classes.get(current)
-        if cls is None:
+        current = _resolve(program, pending.pop(), classes.__contains__)
+        entry = classes.get(current) if current is not None else None
+        if entry is None:
             continue
-        for base in cls.bases:
-            if base not in found:
-                found.add(base)
-                pending.append(base)
+        for base in entry[1].bases:
+            resolved = _resolve(program, base, classes.__contains__) or base
+            if resolved not in found:
+                found.add(resolved)
+                pending.append(resolved)
     return found
+
+
+def _evidence_in(module: ModuleFacts, node: ast.AST, message: str) -> Evidence:
+    """Evidence at a node of any module of the program (it keeps that module's path)."""
+    return Evidence(module.positions.head_span(node), message, module.path)
 
 
 def _is_false(node: ast.AST | None) -> bool:
@@ -188,6 +274,12 @@ def _is_django_module(module: ModuleFacts) -> bool:
     return module.imports_module(*kb.DJANGO_MODULES) or _imports_from_models(module)
 
 
+def _django_active(program: Program, module: ModuleFacts) -> bool:
+    """Django is imported here, or by a workspace module this one imports (a middleware
+    module importing only ``services.py``)."""
+    return _uses_framework(program, module, "django", _is_django_module)
+
+
 def _imports_from_models(module: ModuleFacts) -> bool:
     return any(
         target.rpartition(".")[0].rpartition(".")[2] == kb.MODELS_MODULE_NAME
@@ -195,36 +287,58 @@ def _imports_from_models(module: ModuleFacts) -> bool:
     )
 
 
-def _model_classes(module: ModuleFacts) -> set[str]:
-    """Qualified names of model classes: defined here on a model base, or imported
-    (capitalised) from a ``models`` module."""
-    models: set[str] = set()
-    for qualname in module.classes:
-        if _class_bases(module, qualname) & kb.MODEL_BASES:
-            models.add(qualname)
-    for target in module.imports.values():
-        owner, _, name = target.rpartition(".")
-        if owner.rpartition(".")[2] == kb.MODELS_MODULE_NAME and name[:1].isupper():
-            models.add(target)
+def _program_models(program: Program) -> frozenset[str]:
+    """Model classes defined anywhere in the program: a subclass, through bases in any
+    module (an abstract ``TimeStampedModel`` in ``common.py``), of a Django model base."""
+
+    def compute() -> frozenset[str]:
+        return frozenset(
+            qualname
+            for qualname in _program_classes(program)
+            if _program_bases(program, qualname) & kb.MODEL_BASES
+        )
+
+    return program.memoized("data.django_models", compute)
+
+
+def _model_classes(program: Program, module: ModuleFacts) -> frozenset[str]:
+    """Qualified names of model classes: defined in the program on a model base, or imported
+    (capitalised) from a ``models`` module the workspace does not show us (once per module)."""
+    memo = _memo(program, "data.models_of")
+    known = memo.get(module.module)
+    if isinstance(known, frozenset):
+        return known
+    imported = {
+        target
+        for target in module.imports.values()
+        if target.rpartition(".")[0].rpartition(".")[2] == kb.MODELS_MODULE_NAME
+        and target.rpartition(".")[2][:1].isupper()
+    }
+    models = _program_models(program) | imported
+    memo[module.module] = models
     return models
 
 
-def _many_relation_fields(module: ModuleFacts, models: set[str]) -> set[str]:
-    """Attribute names of many-to-many fields declared on this module's models."""
-    fields: set[str] = set()
-    for qualname in models:
-        cls = module.classes.get(qualname)
-        if cls is None:
-            continue
-        for stmt in cls.node.body:
-            target, value = _class_assignment(stmt)
-            if target is None or not isinstance(value, ast.Call):
-                continue
-            func = value.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if name in kb.MANY_RELATION_FIELDS:
-                fields.add(target)
-    return fields
+def _many_relation_fields(program: Program) -> frozenset[str]:
+    """Attribute names of many-to-many fields declared on the program's models, wherever
+    they are declared (``order.tags`` in a view, ``tags = ManyToManyField(Tag)`` in
+    ``models.py``)."""
+
+    def compute() -> frozenset[str]:
+        classes = _program_classes(program)
+        fields: set[str] = set()
+        for qualname in _program_models(program):
+            for stmt in classes[qualname][1].node.body:
+                target, value = _class_assignment(stmt)
+                if target is None or not isinstance(value, ast.Call):
+                    continue
+                func = value.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if name in kb.MANY_RELATION_FIELDS:
+                    fields.add(target)
+        return frozenset(fields)
+
+    return program.memoized("data.many_fields", compute)
 
 
 def _class_assignment(stmt: ast.stmt) -> tuple[str | None, ast.AST | None]:
@@ -246,17 +360,89 @@ class DjangoOrm:
     Building one runs no query: only evaluating it does.
     """
 
-    def __init__(self, module: ModuleFacts, fn: FunctionFacts) -> None:
+    def __init__(self, program: Program, module: ModuleFacts, fn: FunctionFacts) -> None:
+        self.program = program
         self.module = module
         self.fn = fn
         self.scope: Scope = fn.scope
-        self.models = _model_classes(module)
-        self.many_fields = _many_relation_fields(module, self.models)
+        self.models = _model_classes(program, module)
+        self.many_fields = _many_relation_fields(program)
+        # In a method of a model, ``self`` is an instance (``self.save()`` writes) and, in a
+        # classmethod, ``cls`` is the model (``cls.objects.filter(...)``).
+        self.self_instance: str | None = None
+        self.self_model: str | None = None
+        if fn.class_qualname in self.models and fn.scope.self_name is not None:
+            if "builtins.classmethod" in fn.decorators:
+                self.self_model = fn.scope.self_name
+            elif "builtins.staticmethod" not in fn.decorators:
+                self.self_instance = fn.scope.self_name
         self.querysets: set[str] = set()
         self.instances: set[str] = set()
         _typed_names(fn, lambda v: v is not None and self.is_queryset(v), self.querysets)
         _typed_names(fn, lambda v: v is not None and self._instance_value(v), self.instances)
         self._loop_instances()
+        self.instance_models = self._instance_models()
+
+    def _instance_models(self) -> dict[str, str]:
+        """Instance names whose model we know (``order = await Order.objects.aget(...)``): a
+        method called on them is that model's method, wherever the model is defined."""
+        known: dict[str, str] = {}
+        if self.self_instance is not None and self.fn.class_qualname is not None:
+            known[self.self_instance] = self.fn.class_qualname
+        values = _last_values(self.fn)
+        for name in self.instances:
+            value = values.get(name)
+            model = self._model_of_instance(value) if value is not None else None
+            if model is not None:
+                known[name] = model
+        return known
+
+    def _model_of_instance(self, node: ast.AST) -> str | None:
+        if isinstance(node, ast.Await):
+            node = node.value
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Call):
+            node = node.value  # ``Model.objects.get_or_create(...)[0]``
+        if not isinstance(node, ast.Call):
+            return None
+        func = node.func
+        if isinstance(func, ast.Attribute) and (
+            func.attr in kb.INSTANCE_RETURNING_METHODS or func.attr in kb.INSTANCE_PAIR_METHODS
+        ):
+            return self._model_of_queryset(func.value)
+        if self.scope.qualify(func) in kb.INSTANCE_RETURNING_CALLS and node.args:
+            return self._model_name(node.args[0])
+        return self._model_name(func)
+
+    def _model_of_queryset(self, node: ast.AST) -> str | None:
+        for _ in range(16):  # ``Order.objects.filter(...).order_by(...)[:10]``
+            if isinstance(node, ast.Attribute) and node.attr in kb.MANAGER_ATTRIBUTES:
+                return self._model_name(node.value)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                node = node.func.value
+            elif isinstance(node, ast.Subscript):
+                node = node.value
+            else:
+                return None
+        return None
+
+    def _model_name(self, node: ast.AST) -> str | None:
+        if isinstance(node, ast.Name) and node.id == self.self_model:
+            return self.fn.class_qualname
+        qualified = self.scope.qualify(node)
+        return qualified if qualified is not None and qualified in self.models else None
+
+    def instance_method(self, func: ast.AST) -> str | None:
+        """``order.mark_paid`` on an instance of a known model -> ``Order.mark_paid`` (or the
+        method of a base model, possibly defined in another module, that it inherits)."""
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+            return None
+        model = self.instance_models.get(func.value.id)
+        if model is None:
+            return None
+        for owner in (model, *sorted(_program_bases(self.program, model))):
+            if self.program.function(f"{owner}.{func.attr}") is not None:
+                return f"{owner}.{func.attr}"
+        return None
 
     def _loop_instances(self) -> None:
         """``for order in orders_qs`` / ``async for order in Order.objects.filter(...)``: the
@@ -278,6 +464,8 @@ class DjangoOrm:
     def is_model_class(self, node: ast.AST) -> bool:
         if isinstance(node, ast.Call):
             return self.scope.qualify(node.func) in kb.MODEL_CLASS_CALLS
+        if isinstance(node, ast.Name) and node.id == self.self_model:
+            return True
         qualified = self.scope.qualify(node)
         return qualified is not None and qualified in self.models
 
@@ -306,7 +494,7 @@ class DjangoOrm:
 
     def is_instance(self, node: ast.AST) -> bool:
         if isinstance(node, ast.Name):
-            return node.id in self.instances
+            return node.id in self.instances or node.id == self.self_instance
         return self._instance_value(node)
 
     def _instance_value(self, node: ast.AST) -> bool:
@@ -416,24 +604,50 @@ def _async_unsafe_allowed(module: ModuleFacts) -> bool:
     return any(kb.DJANGO_ASYNC_UNSAFE_FLAG in line for line in module.positions.lines)
 
 
+def _orm_of(program: Program, fn: FunctionFacts) -> DjangoOrm | None:
+    """The ORM reading of a function of a Django module (None elsewhere), once per program."""
+    memo = _memo(program, "data.orm")
+    if fn.qualname not in memo:
+        module = program.module_of(fn)
+        active = _django_active(program, module)
+        memo[fn.qualname] = DjangoOrm(program, module, fn) if active else None
+    orm = memo[fn.qualname]
+    return orm if isinstance(orm, DjangoOrm) else None
+
+
 def _orm_direct(program: Program) -> Callable[[FunctionFacts], Site | None]:
     def direct(fn: FunctionFacts) -> Site | None:
-        module = program.module_of(fn)
-        if fn.is_module_scope or not _is_django_module(module):
-            return None
-        sites = DjangoOrm(module, fn).sites()
+        orm = None if fn.is_module_scope else _orm_of(program, fn)
+        sites = orm.sites() if orm is not None else []
         return sites[0] if sites else None
 
     return direct
 
 
+def _orm_callee(program: Program) -> Callable[[FunctionFacts, CallSite], FunctionFacts | None]:
+    """The function a call runs, including a model's method called on an instance of it
+    (``order.mark_paid()``, ``Order`` defined in ``models.py``)."""
+
+    def follow(fn: FunctionFacts, call: CallSite) -> FunctionFacts | None:
+        callee = program.callee_function(call)
+        if callee is not None or call.callee is not None:
+            return callee
+        orm = _orm_of(program, fn)
+        method = orm.instance_method(call.node.func) if orm is not None else None
+        if method is None:
+            return None
+        return program.callee_function(replace(call, callee=method))
+
+    return follow
+
+
 def _orm_reach(program: Program, fn: FunctionFacts) -> tuple[Site, Chain] | None:
-    return _reach(program, fn, "RH502.orm", _orm_direct(program))
+    return _reach(program, fn, "RH502.orm", _orm_direct(program), _orm_callee(program))
 
 
-def _async_context(module: ModuleFacts, fn: FunctionFacts) -> str:
+def _async_context(program: Program, fn: FunctionFacts) -> str:
     """What kind of Django entry point an ``async def`` is, for the message."""
-    bases = _class_bases(module, fn.class_qualname)
+    bases = _program_bases(program, fn.class_qualname)
     if bases & kb.ASYNC_CONSUMER_BASES:
         return "async consumer method"
     if fn.class_qualname is not None and fn.name in kb.MIDDLEWARE_METHODS:
@@ -463,15 +677,19 @@ def sync_orm_in_async_view(ctx: RuleContext) -> Iterator[Finding]:
     Only operations that *run* a query count: building a lazy QuerySet
     (``qs = Order.objects.filter(...)``) is fine, and so are the async twins (``aget``,
     ``acount``, ``asave``, ``async for``). A sync helper that queries, called from the async
-    code, is followed (the evidence shows the hops); work wrapped in ``sync_to_async`` or
-    ``database_sync_to_async`` is not in the async code and is not reported."""
+    code, is followed (the evidence shows the hops), in any module of the workspace, and so is
+    a model's method called on an instance (``order.mark_paid()`` that calls ``self.save()``
+    in ``models.py``); work wrapped in ``sync_to_async`` or ``database_sync_to_async`` is not
+    in the async code and is not reported."""
     module = ctx.module
-    if not _is_django_module(module) or _async_unsafe_allowed(module):
+    program = ctx.program
+    if not _django_active(program, module) or _async_unsafe_allowed(module):
         return
+    follow = _orm_callee(program)
     for fn in ctx.async_functions():
-        where = _async_context(module, fn)
-        orm = DjangoOrm(module, fn)
-        for site in orm.sites():
+        where = _async_context(program, fn)
+        orm = _orm_of(program, fn)
+        for site in orm.sites() if orm is not None else []:
             yield ctx.finding(
                 SYNC_ORM_IN_ASYNC,
                 site.node,
@@ -482,10 +700,10 @@ def sync_orm_in_async_view(ctx: RuleContext) -> Iterator[Finding]:
                 fix={"kind": "async-orm", "alternative": site.alternative},
             )
         for call in sorted_calls(fn, lambda c: True):
-            callee = ctx.program.callee_function(call)
+            callee = follow(fn, call)
             if callee is None or callee.is_async:
                 continue
-            reach = _orm_reach(ctx.program, callee)
+            reach = _orm_reach(program, callee)
             if reach is None:
                 continue
             site, chain = reach
@@ -494,7 +712,7 @@ def sync_orm_in_async_view(ctx: RuleContext) -> Iterator[Finding]:
                 call.span,
                 f"`{callee.display}()` uses the sync ORM ({site.text} {site.what}) and is "
                 f"called from {where} `{fn.display}`: Django raises SynchronousOnlyOperation; "
-                f"call it with `await sync_to_async({callee.display})(...)`",
+                f"call it with `await sync_to_async({call.text})(...)`",
                 function=fn,
                 evidence=(
                     ctx.evidence(call.span, f"{fn.display}() calls {callee.display}()"),
@@ -529,7 +747,7 @@ def sync_to_async_thread_unsafe_orm(ctx: RuleContext) -> Iterator[Finding]:
     the wrapped callable is an ORM method, a lambda querying, or a function that (through
     sync helpers) queries."""
     module = ctx.module
-    if not (_is_django_module(module) or module.imports_module("asgiref")):
+    if not (_django_active(ctx.program, module) or module.imports_module("asgiref")):
         return
     for fn in ctx.functions():
         for call in sorted_calls(fn, lambda c: c.callee in kb.SYNC_TO_ASYNC):
@@ -568,19 +786,23 @@ def _wrapped_orm(
         return _function_orm(ctx, decorated)
     else:
         return None
+    orm = _orm_of(ctx.program, fn)
     if isinstance(argument, ast.Lambda):
-        if not _is_django_module(ctx.module):
+        if orm is None:
             return None
-        sites = DjangoOrm(ctx.module, fn).sites(argument)
+        sites = orm.sites(argument)
         if sites:
             evidence = ctx.evidence(sites[0].node, f"{sites[0].text} {sites[0].what}")
             return "a lambda", sites[0], (evidence,)
         return None
-    if _is_django_module(ctx.module):
-        site = DjangoOrm(ctx.module, fn).callable_site(argument)
+    if orm is not None:
+        site = orm.callable_site(argument)
         if site is not None:
             return site.text, site, (ctx.evidence(argument, f"{site.text} {site.what}"),)
-    return _function_orm(ctx, ctx.program.function(fn.scope.qualify(argument)))
+    qualified = fn.scope.qualify(argument)
+    if qualified is None and orm is not None:
+        qualified = orm.instance_method(argument)  # ``order.mark_paid``
+    return _function_orm(ctx, ctx.program.function(qualified))
 
 
 def _function_orm(ctx: RuleContext, target: FunctionFacts | None) -> tuple[str, Site, Chain] | None:
@@ -604,13 +826,13 @@ def _is_task_reference(program: Program, fn: FunctionFacts, node: ast.AST) -> bo
         node = node.func.value  # ``task.s(...).delay()`` / ``task.signature(...).apply_async()``
     qualified = fn.scope.qualify(node)
     target = program.function(qualified)
-    if target is not None and _is_celery_task(program.module_of(target), target):
+    if target is not None and _is_celery_task(program, target):
         return True
     if qualified is not None:
         owner = qualified.rpartition(".")[0]
         if owner.rpartition(".")[2] == kb.TASKS_MODULE_NAME:
             return True
-    return program.module_of(fn).imports_module(*kb.CELERY_MODULES)
+    return _imports_celery(program, program.module_of(fn))
 
 
 def _enqueue_site(program: Program, fn: FunctionFacts, call: ast.Call) -> Site | None:
@@ -619,7 +841,9 @@ def _enqueue_site(program: Program, fn: FunctionFacts, call: ast.Call) -> Site |
         return None
     module = program.module_of(fn)
     if func.attr == "send_task":
-        if not module.imports_module(*kb.CELERY_MODULES):
+        # ``app.send_task(...)`` on an app this module imports from ``celery_app.py``.
+        app = _resolve(program, fn.scope.qualify(func.value), _celery_apps(program).__contains__)
+        if app not in _celery_apps(program) and not _imports_celery(program, module):
             return None
     elif not _is_task_reference(program, fn, func.value):
         return None
@@ -671,7 +895,8 @@ def celery_task_in_transaction(ctx: RuleContext) -> Iterator[Finding]:
     (``DoesNotExist``), or sees the old state; if the transaction rolls back, the task runs for
     something that never happened. ``transaction.on_commit(lambda: task.delay(...))`` sends it
     only once the data is there. Sync helpers that enqueue, called inside the transaction, are
-    followed."""
+    followed; a task is a function decorated with ``@shared_task`` or with ``@app.task`` on the
+    workspace's Celery app, in whichever module either is defined."""
     module = ctx.module
     if not module.imports_module("django"):
         return
@@ -728,7 +953,7 @@ def _in_transaction(
 # =============================================================================================
 
 
-def _celery_apps(module: ModuleFacts) -> set[str]:
+def _module_celery_apps(module: ModuleFacts) -> set[str]:
     """Module globals bound to ``Celery(...)``."""
     apps: set[str] = set()
     for stmt in module.tree.body:
@@ -745,33 +970,71 @@ def _celery_apps(module: ModuleFacts) -> set[str]:
     return apps
 
 
-def _is_celery_task(module: ModuleFacts, fn: FunctionFacts) -> bool:
+def _celery_apps(program: Program) -> frozenset[str]:
+    """Qualified names of the Celery apps of the program (``reports.celery_app.worker``):
+    ``@worker.task`` in any module that imports one declares a task."""
+
+    def compute() -> frozenset[str]:
+        return frozenset(
+            f"{module.module}.{name}"
+            for module in program.modules.values()
+            for name in _module_celery_apps(module)
+        )
+
+    return program.memoized("data.celery_apps", compute)
+
+
+def _imports_celery(program: Program, module: ModuleFacts) -> bool:
+    """The module imports Celery, or a Celery app of the workspace."""
+    if module.imports_module(*kb.CELERY_MODULES):
+        return True
+    apps = _celery_apps(program)
+    return any(
+        _resolve(program, target, apps.__contains__) in apps for target in module.imports.values()
+    )
+
+
+def _celery_active(program: Program, module: ModuleFacts) -> bool:
+    """Celery is imported here or by a workspace module this one imports (``tasks.py``
+    importing only the app from ``celery_app.py`` and tasks from ``charts.py``)."""
+    return _uses_framework(
+        program, module, "celery", lambda m: m.imports_module(*kb.CELERY_MODULES)
+    )
+
+
+def _is_celery_task(program: Program, fn: FunctionFacts) -> bool:
     if not fn.decorators:
         return False
-    uses_celery = module.imports_module(*kb.CELERY_MODULES) or any(
+    module = program.module_of(fn)
+    apps = _celery_apps(program)
+    uses_celery = _imports_celery(program, module) or any(
         "celery" in target.split(".") for target in module.imports.values()
     )
-    if not uses_celery:
-        return False
-    apps = _celery_apps(module)
+    local_apps = _module_celery_apps(module)
     for decorator in fn.decorators:
-        if decorator in kb.TASK_DECORATORS:
+        if decorator in kb.TASK_DECORATORS and uses_celery:
             return True
         owner, _, attr = decorator.rpartition(".")
         if attr != kb.APP_TASK_DECORATOR_ATTRIBUTE or not owner:
             continue
+        if _resolve(program, owner, apps.__contains__) in apps:
+            return True  # ``@worker.task`` on the app of ``celery_app.py``
         root = owner.split(".")[0]
         # ``@app.task`` on a local ``app = Celery(...)``, or an app imported from a celery module.
-        if root in apps or "celery" in owner.split(".") or owner.endswith("app"):
+        if uses_celery and (
+            root in local_apps or "celery" in owner.split(".") or owner.endswith("app")
+        ):
             return True
     return False
 
 
 class CeleryResults:
     """Which expressions of a function are Celery results (``AsyncResult``, ``GroupResult``),
-    and which are lists of them."""
+    and which are lists of them; a call to a sync helper, in any module, that returns one is a
+    result too (``pending = start_rendering(report_id)``)."""
 
-    def __init__(self, fn: FunctionFacts) -> None:
+    def __init__(self, program: Program, fn: FunctionFacts) -> None:
+        self.program = program
         self.fn = fn
         self.results: set[str] = set()
         self.result_lists: set[str] = set()
@@ -793,7 +1056,24 @@ class CeleryResults:
             return True
         if isinstance(func, ast.Call):  # ``group(...)()``
             return self.fn.scope.qualify(func.func) in kb.CANVAS_CALLS
-        return isinstance(func, ast.Attribute) and func.attr in kb.ENQUEUE_METHODS
+        if isinstance(func, ast.Attribute) and func.attr in kb.ENQUEUE_METHODS:
+            return True
+        return self.returned_by(node) is not None
+
+    def returned_by(self, call: ast.Call) -> Evidence | None:
+        """Where a sync helper this call runs returns a result (its ``return`` statement)."""
+        target = self.program.function(self.fn.scope.qualify(call.func))
+        if target is None or target.is_async or target is self.fn:
+            return None
+        if any(d not in TRANSPARENT_DECORATORS for d in target.decorators):
+            return None  # a task called directly, or a wrapper we cannot see through
+        return _result_origin(self.program, target)
+
+    def origin(self, node: ast.AST) -> Evidence | None:
+        """The helper ``return`` a result handle comes from, if a helper returned it."""
+        if isinstance(node, ast.Name):
+            node = _last_values(self.fn).get(node.id, node)
+        return self.returned_by(node) if isinstance(node, ast.Call) else None
 
     def is_list(self, node: ast.AST) -> bool:
         if isinstance(node, ast.Name):
@@ -826,12 +1106,38 @@ def _allowed_joins(fn: FunctionFacts) -> set[int]:
     return inside
 
 
+def _result_origin(program: Program, fn: FunctionFacts) -> Evidence | None:
+    """Does a sync function return a Celery result (annotated so, or every ``return`` gives
+    one)? Evidence at the return (or the signature), memoised per program."""
+    memo = _memo(program, "RH507.returns")
+    if fn.qualname in memo:
+        known = memo[fn.qualname]
+        return known if isinstance(known, Evidence) else None
+    memo[fn.qualname] = None  # cut recursion
+    module = program.module_of(fn)
+    found: Evidence | None = None
+    node = fn.node
+    if isinstance(node, ast.Module):
+        return None
+    if fn.scope.annotation_type(node.returns) in kb.RESULT_CLASSES:
+        found = _evidence_in(module, node, f"{fn.display}() returns a Celery result")
+    else:
+        returns = [n for n in fn.own_nodes if isinstance(n, ast.Return) and n.value is not None]
+        results = CeleryResults(program, fn)
+        if returns and all(r.value is not None and results.is_result(r.value) for r in returns):
+            first = min(returns, key=_position)
+            text = _text(module, first.value or first, 50)
+            found = _evidence_in(module, first, f"{fn.display}() returns the result of `{text}`")
+    memo[fn.qualname] = found
+    return found
+
+
 def _wait_direct(program: Program) -> Callable[[FunctionFacts], Site | None]:
     def direct(fn: FunctionFacts) -> Site | None:
         module = program.module_of(fn)
-        if not module.imports_module(*kb.CELERY_MODULES) or _is_celery_task(module, fn):
+        if not _celery_active(program, module) or _is_celery_task(program, fn):
             return None
-        results = CeleryResults(fn)
+        results = CeleryResults(program, fn)
         sites = [s for n in fn.own_nodes if (s := results.wait_site(module, n)) is not None]
         return min(sites, key=lambda s: _position(s.node)) if sites else None
 
@@ -853,19 +1159,24 @@ def celery_task_waits_on_task(ctx: RuleContext) -> Iterator[Finding]:
     ``disable_sync_subtasks=False`` only silence that guard, so they are still reported. Chains,
     chords and ``link=`` callbacks express the same flow without blocking; ``.get()`` outside
     tasks (a script, a test, a web view) is not reported. Sync helpers that wait, called from
-    the task, are followed."""
+    the task, are followed, and so are helpers that return a result the task then waits on
+    (``pending = start_rendering(id); pending.get()``), in any module of the workspace."""
     module = ctx.module
-    if not module.imports_module(*kb.CELERY_MODULES):
+    if not _celery_active(ctx.program, module):
         return
     for fn in ctx.functions():
-        if fn.is_async or not _is_celery_task(module, fn):
+        if fn.is_async or not _is_celery_task(ctx.program, fn):
             continue
-        results = CeleryResults(fn)
+        results = CeleryResults(ctx.program, fn)
         allowed = _allowed_joins(fn)
         for call in sorted_calls(fn, lambda c: True):
             site = results.wait_site(module, call.node)
             chain: Chain = ()
-            if site is None:
+            if site is not None:
+                assert isinstance(call.node.func, ast.Attribute)
+                origin = results.origin(call.node.func.value)
+                chain = (origin,) if origin is not None else ()
+            else:
                 callee = ctx.program.callee_function(call)
                 if callee is None or callee.is_async:
                     continue
@@ -917,14 +1228,39 @@ def _session_factories(module: ModuleFacts) -> set[str]:
     return factories
 
 
+def _sqlalchemy_active(program: Program, module: ModuleFacts) -> bool:
+    """SQLAlchemy is imported here or by a workspace module this one imports."""
+    return _uses_framework(
+        program, module, "sqlalchemy", lambda m: m.imports_module(*kb.SQLALCHEMY_MODULES)
+    )
+
+
+def _program_session_factories(program: Program) -> frozenset[str]:
+    """Qualified names of the async session factories of every module (``app.db.SessionLocal``):
+    ``async with SessionLocal() as session`` in ``repositories.py`` opens an AsyncSession."""
+
+    def compute() -> frozenset[str]:
+        return frozenset(
+            f"{module.module}.{name}"
+            for module in program.modules.values()
+            for name in _session_factories(module)
+        )
+
+    return program.memoized("data.session_factories", compute)
+
+
 class AsyncSessions:
     """Which expressions of a function name an ``AsyncSession``: annotated parameters and
-    attributes, ``async with Session() as s`` on a known factory, ``AsyncSession(engine)``."""
+    attributes, ``async with Session() as s`` on a known factory (of this module or another),
+    ``AsyncSession(engine)``; and which objects hold one (a repository whose methods use its
+    ``self.session``)."""
 
-    def __init__(self, module: ModuleFacts, fn: FunctionFacts) -> None:
+    def __init__(self, program: Program, module: ModuleFacts, fn: FunctionFacts) -> None:
+        self.program = program
         self.module = module
         self.fn = fn
         self.factories = _session_factories(module)
+        self.program_factories = _program_session_factories(program)
         self.names: set[str] = set()
         for node in fn.own_nodes:
             if isinstance(node, (ast.With, ast.AsyncWith)):
@@ -944,7 +1280,9 @@ class AsyncSessions:
             return False
         if isinstance(node.func, ast.Name) and node.func.id in self.factories:
             return True
-        return self.fn.scope.qualify(node.func) in kb.ASYNC_SESSION_TYPES
+        factories = self.program_factories
+        callee = _resolve(self.program, self.fn.scope.qualify(node.func), factories.__contains__)
+        return callee in factories or callee in kb.ASYNC_SESSION_TYPES
 
     def key(self, node: ast.AST) -> str | None:
         """The session an expression names (``session``, ``self.session``), or None."""
@@ -966,11 +1304,47 @@ class AsyncSessions:
                     key = self.key(func.value)
                     if key is not None:
                         used.add(key)
+                if isinstance(func, ast.Attribute):
+                    used |= self.held_by(func.value, func.attr)
                 for argument in (*node.args, *(kw.value for kw in node.keywords)):
                     key = self.key(argument)
                     if key is not None:
                         used.add(key)
         return used
+
+    def held_by(self, receiver: ast.AST, method: str) -> set[str]:
+        """``repo.recent()``: the session attributes of ``repo``'s class (defined in any
+        module) that the async method ``recent`` reads through ``self``."""
+        owner = self.fn.scope.type_of(receiver)
+        target = self.program.function(f"{owner}.{method}") if owner is not None else None
+        if target is None or not target.is_async or target.scope.self_name is None:
+            return set()
+        attributes = _session_attributes(self.program, target.class_qualname)
+        self_name = target.scope.self_name
+        read = {
+            node.attr
+            for node in target.own_nodes
+            if isinstance(node, ast.Attribute)
+            and node.attr in attributes
+            and isinstance(node.value, ast.Name)
+            and node.value.id == self_name
+        }
+        return {f"{ast.unparse(receiver)}.{attr}" for attr in read}
+
+
+def _session_attributes(program: Program, class_qualname: str | None) -> set[str]:
+    """Attributes typed ``AsyncSession`` on a class or its bases, in any module."""
+    classes = _program_classes(program)
+    found: set[str] = set()
+    for qualname in (class_qualname, *_program_bases(program, class_qualname)):
+        entry = classes.get(qualname) if qualname is not None else None
+        if entry is not None:
+            found |= {
+                attr
+                for attr, type_name in entry[1].attr_types.items()
+                if type_name in kb.ASYNC_SESSION_TYPES
+            }
+    return found
 
 
 def _loops_of(module: ModuleFacts, fn: FunctionFacts, node: ast.AST) -> bool:
@@ -1005,14 +1379,19 @@ def async_session_shared_across_tasks(ctx: RuleContext) -> Iterator[Finding]:
     session, or a task using it while the creator keeps using it, interleave on one connection:
     ``InvalidRequestError: This session is provisioning a new connection; concurrent operations
     are not permitted``, or a corrupted identity map and flush. The same holds for a session
-    stored at module level (or on a class) and used by every request. A session per task, or
-    awaiting the calls one after another, is safe."""
+    stored at module level (or on a class) and used by every request, including one created in
+    another module (``from .db import session``). Sessions come from a factory defined anywhere
+    in the workspace (``async with SessionLocal() as session``, ``SessionLocal`` in ``db.py``);
+    a repository object whose async methods use its ``self.session`` shares that session
+    (``gather(repo.count(), repo.recent())``). A session per task, or awaiting the calls one
+    after another, is safe."""
     module = ctx.module
-    if not module.imports_module(*kb.SQLALCHEMY_MODULES):
+    if not _sqlalchemy_active(ctx.program, module):
         return
     yield from _shared_sessions(ctx)
+    yield from _imported_sessions(ctx)
     for fn in ctx.async_functions():
-        sessions = AsyncSessions(module, fn)
+        sessions = AsyncSessions(ctx.program, module, fn)
         for call in sorted_calls(fn, lambda c: c.callee in kb.CONCURRENT_GATHERERS):
             shared = _gathered_session(sessions, call.node)
             if shared is not None:
@@ -1154,41 +1533,105 @@ def _direct_use_before(
     return None
 
 
+def _stored_sessions(
+    program: Program, module: ModuleFacts, class_bodies: bool = True
+) -> Iterator[tuple[str, ast.stmt, str]]:
+    """``(name, statement, owner)`` for each AsyncSession bound at module level (or in a class
+    body): created from a factory or the class, or annotated ``AsyncSession`` and not None."""
+    module_fn = module.functions[f"{module.module}.<module>"]
+    sessions = AsyncSessions(program, module, module_fn)
+    bodies: list[tuple[list[ast.stmt], str]] = [(module.tree.body, "module")]
+    if class_bodies:
+        bodies.extend((cls.node.body, f"class `{cls.name}`") for cls in module.classes.values())
+    for body, owner in bodies:
+        for stmt in body:
+            target, value = _class_assignment(stmt)
+            if target is None or value is None:
+                continue
+            annotated = isinstance(stmt, ast.AnnAssign) and (
+                module_fn.scope.annotation_type(stmt.annotation) in kb.ASYNC_SESSION_TYPES
+            )
+            if sessions.creates(value) or (annotated and not _is_none(value)):
+                yield target, stmt, owner
+
+
 def _shared_sessions(ctx: RuleContext) -> Iterator[Finding]:
     """A session bound at module level or in a class body, and read by async code."""
-    module = ctx.module
-    module_fn = module.functions[f"{module.module}.<module>"]
-    sessions = AsyncSessions(module, module_fn)
     used_names = {
         node.id if isinstance(node, ast.Name) else node.attr
         for fn in ctx.async_functions()
         for node in fn.own_nodes
         if isinstance(node, (ast.Name, ast.Attribute))
     }
-    bodies: list[tuple[list[ast.stmt], str]] = [(module.tree.body, "module")]
-    bodies.extend((cls.node.body, f"class `{cls.name}`") for cls in module.classes.values())
-    for body, owner in bodies:
-        for stmt in body:
-            target, value = _class_assignment(stmt)
-            if target is None or target not in used_names:
+    for target, stmt, owner in _stored_sessions(ctx.program, ctx.module):
+        if target not in used_names:
+            continue
+        yield ctx.finding(
+            SHARED_ASYNC_SESSION,
+            stmt,
+            f"`{target}` is one AsyncSession stored on the {owner} and used by async code: "
+            f"every concurrent request shares it, and an AsyncSession allows one operation "
+            f"at a time",
+            assumptions=(f"only one task at a time ever uses `{target}`",),
+            fix={"kind": "session-per-task"},
+        )
+
+
+def _program_stored_sessions(program: Program) -> dict[str, tuple[ModuleFacts, ast.stmt]]:
+    """Module-level AsyncSessions of every module, by qualified name (``app.db.session``)."""
+
+    def compute() -> dict[str, tuple[ModuleFacts, ast.stmt]]:
+        return {
+            f"{module.module}.{name}": (module, stmt)
+            for module in program.modules.values()
+            for name, stmt, _ in _stored_sessions(program, module, class_bodies=False)
+        }
+
+    return program.memoized("data.stored_sessions", compute)
+
+
+def _imported_sessions(ctx: RuleContext) -> Iterator[Finding]:
+    """A module-level AsyncSession of another module (``from .db import session``), read by
+    async code here: reported where it is imported (or first read, through its module),
+    with the evidence pointing at where it is created."""
+    stored = _program_stored_sessions(ctx.program)
+    if not stored:
+        return
+    module = ctx.module
+    first_use: dict[str, ast.AST] = {}
+    for fn in ctx.async_functions():
+        for node in fn.own_nodes:
+            if not isinstance(node, (ast.Name, ast.Attribute)):
                 continue
-            annotated = isinstance(stmt, ast.AnnAssign) and (
-                module_fn.scope.annotation_type(stmt.annotation) in kb.ASYNC_SESSION_TYPES
-            )
-            if not (
-                (value is not None and sessions.creates(value))
-                or (annotated and value is not None and not _is_none(value))
-            ):
-                continue
-            yield ctx.finding(
-                SHARED_ASYNC_SESSION,
-                stmt,
-                f"`{target}` is one AsyncSession stored on the {owner} and used by async code: "
-                f"every concurrent request shares it, and an AsyncSession allows one operation "
-                f"at a time",
-                assumptions=(f"only one task at a time ever uses `{target}`",),
-                fix={"kind": "session-per-task"},
-            )
+            qualified = _resolve(ctx.program, fn.scope.qualify(node), stored.__contains__)
+            if qualified in stored and stored[qualified][0] is not module:
+                if qualified not in first_use or _position(node) < _position(first_use[qualified]):
+                    first_use[qualified] = node
+    imports = {
+        _resolve(
+            ctx.program, module.imports.get(alias.asname or alias.name), stored.__contains__
+        ): (stmt)
+        for stmt in module.tree.body
+        if isinstance(stmt, ast.ImportFrom)
+        for alias in stmt.names
+    }
+    for qualified, use in sorted(first_use.items()):
+        owner, created = stored[qualified]
+        name = qualified.rpartition(".")[2]
+        where: ast.AST = imports.get(qualified) or use
+        yield ctx.finding(
+            SHARED_ASYNC_SESSION,
+            where,
+            f"`{name}` is one AsyncSession created at module level in {owner.path} and used "
+            f"by async code here: every concurrent request shares it, and an AsyncSession "
+            f"allows one operation at a time",
+            evidence=(
+                _evidence_in(owner, created, f"`{name}` is created once, at import time"),
+                ctx.evidence(use, f"async code here uses `{name}`"),
+            ),
+            assumptions=(f"only one task at a time ever uses `{name}`",),
+            fix={"kind": "session-per-task"},
+        )
 
 
 def _is_none(node: ast.AST) -> bool:
@@ -1198,45 +1641,59 @@ def _is_none(node: ast.AST) -> bool:
 # -- RH506 ----------------------------------------------------------------------------------
 
 
-def _lazy_relationships(module: ModuleFacts) -> dict[str, dict[str, ast.AST]]:
-    """Mapped class -> {relationship attribute -> its declaration} for relationships that load
-    lazily on attribute access (no ``lazy="selectin"``/``"joined"``/``"raise"`` ...)."""
+#: A relationship declaration: the module it is in, and the class-body statement.
+Declaration = tuple[ModuleFacts, ast.stmt]
+
+
+def _own_lazy_relationships(module: ModuleFacts, cls: ClassFacts) -> dict[str, Declaration]:
+    """Relationships declared in one class body that load lazily on attribute access (no
+    ``lazy="selectin"``/``"joined"``/``"raise"`` ...)."""
     scope = module.functions[f"{module.module}.<module>"].scope
-    own: dict[str, dict[str, ast.AST]] = {}
-    for qualname, cls in module.classes.items():
-        found: dict[str, ast.AST] = {}
-        for stmt in cls.node.body:
-            target, value = _class_assignment(stmt)
-            if target is None or not isinstance(value, ast.Call):
-                continue
-            if scope.qualify(value.func) not in kb.RELATIONSHIP_CALLS:
-                continue
-            lazy = _keyword(value, "lazy")
-            if lazy is None and scope.qualify(value.func) == "sqlmodel.Relationship":
-                kwargs = _keyword(value, "sa_relationship_kwargs")
-                if isinstance(kwargs, ast.Dict):
-                    lazy = next(
-                        (
-                            v
-                            for k, v in zip(kwargs.keys, kwargs.values, strict=True)
-                            if isinstance(k, ast.Constant) and k.value == "lazy"
-                        ),
-                        None,
-                    )
-            if lazy is not None and not (
-                isinstance(lazy, ast.Constant) and lazy.value in ("select", True)
-            ):
-                continue  # an eager or raising strategy, or one we cannot read
-            found[target] = stmt
-        own[qualname] = found
-    result: dict[str, dict[str, ast.AST]] = {}
-    for qualname in module.classes:
-        merged: dict[str, ast.AST] = {}
-        for base in (*_class_bases(module, qualname), qualname):
-            merged.update(own.get(base, {}))
-        if merged:
-            result[qualname] = merged
-    return result
+    found: dict[str, Declaration] = {}
+    for stmt in cls.node.body:
+        target, value = _class_assignment(stmt)
+        if target is None or not isinstance(value, ast.Call):
+            continue
+        if scope.qualify(value.func) not in kb.RELATIONSHIP_CALLS:
+            continue
+        lazy = _keyword(value, "lazy")
+        if lazy is None and scope.qualify(value.func) == "sqlmodel.Relationship":
+            kwargs = _keyword(value, "sa_relationship_kwargs")
+            if isinstance(kwargs, ast.Dict):
+                lazy = next(
+                    (
+                        v
+                        for k, v in zip(kwargs.keys, kwargs.values, strict=True)
+                        if isinstance(k, ast.Constant) and k.value == "lazy"
+                    ),
+                    None,
+                )
+        if lazy is not None and not (
+            isinstance(lazy, ast.Constant) and lazy.value in ("select", True)
+        ):
+            continue  # an eager or raising strategy, or one we cannot read
+        found[target] = (module, stmt)
+    return found
+
+
+def _lazy_relationships(program: Program) -> dict[str, dict[str, Declaration]]:
+    """Mapped class -> {relationship attribute -> its declaration}, for the lazy relationships
+    of every module's classes, inherited through bases in any module: the models are in
+    ``models.py``, the queries and attribute reads elsewhere."""
+
+    def compute() -> dict[str, dict[str, Declaration]]:
+        classes = _program_classes(program)
+        own = {q: _own_lazy_relationships(m, c) for q, (m, c) in classes.items()}
+        result: dict[str, dict[str, Declaration]] = {}
+        for qualname in classes:
+            merged: dict[str, Declaration] = {}
+            for base in (*_program_bases(program, qualname), qualname):
+                merged.update(own.get(base, {}))
+            if merged:
+                result[qualname] = merged
+        return result
+
+    return program.memoized("data.lazy_relationships", compute)
 
 
 @dataclass
@@ -1247,12 +1704,18 @@ class _Loaded:
     entity: str
     eager: set[str]
     every: bool = False
+    # The ``return`` of the helper (in any module) that handed the objects over, if one did.
+    source: Evidence | None = None
 
 
 class AsyncResults:
-    """Local names bound to ORM objects loaded through an awaited session call."""
+    """Local names bound to ORM objects loaded through an awaited session call, directly or by
+    an async helper of any module that returns them (``order = await repo.get(order_id)``)."""
 
-    def __init__(self, module: ModuleFacts, fn: FunctionFacts, mapped: set[str]) -> None:
+    def __init__(
+        self, program: Program, module: ModuleFacts, fn: FunctionFacts, mapped: set[str]
+    ) -> None:
+        self.program = program
         self.module = module
         self.fn = fn
         self.mapped = mapped
@@ -1348,17 +1811,38 @@ class AsyncResults:
         if direct is not None:
             if ast.unparse(direct.func).rpartition(".")[2] in kb.GET_BY_KEY_METHODS:
                 entity = self.fn.scope.qualify(direct.args[0])
-                if entity not in self.mapped:
-                    return None
-                options = _keyword(direct, "options")
-                eager, every = _eager_attributes(options) if options is not None else (set(), False)
-                return _Loaded(entity, eager, every)
-            return self.statement(direct.args[0])
+                if entity in self.mapped:
+                    options = _keyword(direct, "options")
+                    eager, every = (
+                        _eager_attributes(options) if options is not None else (set(), False)
+                    )
+                    return _Loaded(entity, eager, every)
+            else:
+                found = self.statement(direct.args[0])
+                if found is not None:
+                    return found
         # ``(await session.execute(stmt)).scalar_one()`` / ``.scalars().first()``
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             if node.func.attr in kb.ONE_OBJECT_RESULT_METHODS:
                 return self._result(node.func.value)
-        return None
+        return self._returned(node, "one")
+
+    def _returned(self, node: ast.AST, kind: str) -> _Loaded | None:
+        """``await repo.get(order_id)``: what the awaited async helper returns (a copy: a
+        ``refresh`` here must not change the helper's summary)."""
+        node = self._value(node)
+        if not (isinstance(node, ast.Await) and isinstance(node.value, ast.Call)):
+            return None
+        target = self.program.function(self.fn.scope.qualify(node.value.func))
+        if target is None or not target.is_async or target is self.fn:
+            return None
+        if any(d not in TRANSPARENT_DECORATORS for d in target.decorators):
+            return None
+        summary = _returned_objects(self.program, target, self.mapped)
+        if summary is None or summary[0] != kind:
+            return None
+        loaded = summary[1]
+        return _Loaded(loaded.entity, set(loaded.eager), loaded.every, loaded.source)
 
     def loaded_many(self, node: ast.AST) -> _Loaded | None:
         node = self._value(node)
@@ -1368,8 +1852,8 @@ class AsyncResults:
             if node.func.attr in kb.MANY_OBJECT_RESULT_METHODS:
                 return self._result(node.func.value)
         if isinstance(node, ast.Await):
-            # ``for order in await session.scalars(select(Order))``
-            return self._result(node)
+            # ``for order in await session.scalars(select(Order))`` / ``await repo.recent()``
+            return self._result(node) or self._returned(node, "many")
         return None
 
     def _result(self, node: ast.AST) -> _Loaded | None:
@@ -1400,6 +1884,44 @@ def _eager_attributes(node: ast.AST) -> tuple[set[str], bool]:
     return names, every
 
 
+def _returned_objects(
+    program: Program, fn: FunctionFacts, mapped: set[str]
+) -> tuple[str, _Loaded] | None:
+    """What an async function returns when every ``return`` hands back ORM objects it loaded:
+    ``("one", loaded)`` or ``("many", loaded)``; attributes count as eager only when every
+    return loads them. Memoised per program; recursion is cut."""
+    memo = _memo(program, "RH506.returns")
+    if fn.qualname in memo:
+        known = memo[fn.qualname]
+        return known if isinstance(known, tuple) else None
+    memo[fn.qualname] = None
+    module = program.module_of(fn)
+    results = AsyncResults(program, module, fn, mapped)
+    returns = [n for n in fn.own_nodes if isinstance(n, ast.Return) and n.value is not None]
+    summary: tuple[str, _Loaded] | None = None
+    for ret in sorted(returns, key=_position):
+        value = ret.value
+        if value is None or _is_none(value):
+            continue
+        one = results.loaded_one(value)
+        kind, loaded = ("one", one) if one is not None else ("many", results.loaded_many(value))
+        if loaded is None or (summary is not None and summary[1].entity != loaded.entity):
+            summary = None
+            break
+        if summary is not None and summary[0] != kind:
+            summary = None
+            break
+        if summary is None:
+            entity = loaded.entity.rpartition(".")[2]
+            source = _evidence_in(module, ret, f"{fn.display}() returns {entity} objects")
+            summary = (kind, _Loaded(loaded.entity, set(loaded.eager), loaded.every, source))
+        else:
+            summary[1].eager &= loaded.eager
+            summary[1].every = summary[1].every and loaded.every
+    memo[fn.qualname] = summary
+    return summary
+
+
 def _last_values(fn: FunctionFacts) -> dict[str, ast.AST]:
     """Local names bound exactly once to one expression: name -> that expression."""
     values: dict[str, ast.AST | None] = {}
@@ -1421,18 +1943,19 @@ def lazy_load_on_async_result(ctx: RuleContext) -> Iterator[Finding]:
     relationship that was not loaded with the query (``order.items`` with the default
     ``lazy="select"``) raises ``MissingGreenlet: greenlet_spawn has not been called``. Loaded
     objects come from ``await session.get(Order, id)``, ``await session.scalar(select(Order))``
-    or ``(await session.execute(select(Order))).scalar_one()``/``.scalars().all()``; the
-    relationship is declared in a mapped class of the same module. Eager loading
+    or ``(await session.execute(select(Order))).scalar_one()``/``.scalars().all()``, or from an
+    async helper returning what it loaded that way (``await repo.get(id)``); the relationship
+    is declared in a mapped class of any workspace module. Eager loading
     (``selectinload``/``joinedload`` options, ``lazy="selectin"``/``"joined"``/``"raise"``),
     ``session.refresh(obj, ["items"])`` and ``await obj.awaitable_attrs.items`` are safe."""
     module = ctx.module
-    if not module.imports_module(*kb.SQLALCHEMY_MODULES):
+    if not _sqlalchemy_active(ctx.program, module):
         return
-    relationships = _lazy_relationships(module)
+    relationships = _lazy_relationships(ctx.program)
     if not relationships:
         return
     for fn in ctx.async_functions():
-        loaded = AsyncResults(module, fn, set(relationships))
+        loaded = AsyncResults(ctx.program, module, fn, set(relationships))
         if not loaded.objects:
             continue
         reported: set[tuple[str, str]] = set()
@@ -1451,7 +1974,13 @@ def lazy_load_on_async_result(ctx: RuleContext) -> Iterator[Finding]:
             if (node.value.id, node.attr) in reported:
                 continue
             reported.add((node.value.id, node.attr))
-            entity = module.short(obj.entity)
+            entity = obj.entity.rpartition(".")[2]
+            declared_in, declaration = lazy[node.attr]
+            evidence = [
+                _evidence_in(declared_in, declaration, f"{entity}.{node.attr} loads lazily")
+            ]
+            if obj.source is not None:
+                evidence.insert(0, obj.source)
             yield ctx.finding(
                 LAZY_LOAD_ON_ASYNC_RESULT,
                 node,
@@ -1459,7 +1988,7 @@ def lazy_load_on_async_result(ctx: RuleContext) -> Iterator[Finding]:
                 f"object loaded through an AsyncSession in `{fn.display}`: MissingGreenlet; "
                 f"add `.options(selectinload({entity}.{node.attr}))` to the query",
                 function=fn,
-                evidence=(ctx.evidence(lazy[node.attr], f"{entity}.{node.attr} loads lazily"),),
+                evidence=evidence,
                 assumptions=(f"`{entity}.{node.attr}` is already loaded when this runs",),
                 fix={"kind": "eager-load", "entity": entity, "attribute": node.attr},
             )
