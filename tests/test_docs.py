@@ -59,5 +59,6 @@ def test_settings_json_describes_every_setting_and_its_defaults_parse_back(
     assert parse_settings(editor_defaults, "test") == Settings()
     assert {e["name"]: e["enum"] for e in entries if "enum" in e} == {
         "diagnostic_mode": ["auto", "push"],
+        "inference": ["jedi", "off"],
         "scope": ["all", "ai", "changed"],
     }

@@ -41,12 +41,14 @@ class _Worker:
     """A process's workspace (in pool workers, built once by the pool initializer)."""
 
     def __init__(self, job: CheckJob) -> None:
+        from .analysis.inference import JediInference
         from .analysis.workspace import Workspace
 
         self.job = job
         paths = [Path(real) for real, _ in job.files]
         shown = {Path(real): shown for real, shown in job.files}
-        self.workspace = Workspace.from_paths(paths, job.root, shown)
+        inference = JediInference(job.root) if job.options.inference == "jedi" else None
+        self.workspace = Workspace.from_paths(paths, job.root, shown, inference)
         self.cache = (
             FindingsCache(job.cache_dir, job.options.fingerprint()) if job.cache_dir else None
         )

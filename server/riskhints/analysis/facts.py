@@ -48,10 +48,15 @@ _CONTAINER_MODULES = ("builtins.", "typing.", "typing_extensions.", "collections
 class ExternalTypes:
     """What other workspace modules say about their names: the types of their globals and
     class attributes (``shop.services.ledger.ledger_lock`` -> ``threading.Lock``) and which of
-    their names are classes. Given by the workspace, so an imported lock is still a lock."""
+    their names are classes. Given by the workspace, so an imported lock is still a lock.
+
+    ``receivers`` are types inferred (by jedi, see ``analysis.inference``) for this module's
+    call receivers the syntax could not type, keyed by the receiver node's position
+    ``(lineno, col_offset, end_lineno, end_col_offset)``."""
 
     types: Mapping[str, str] = field(default_factory=dict)
     classes: frozenset[str] = frozenset()
+    receivers: Mapping[tuple[int, int, int, int], str] = field(default_factory=dict)
 
     @staticmethod
     def of(modules: Iterable[ModuleFacts]) -> ExternalTypes:
@@ -68,6 +73,16 @@ class ExternalTypes:
 
 
 _NO_EXTERNAL_TYPES = ExternalTypes()
+
+
+def position_key(node: ast.AST) -> tuple[int, int, int, int] | None:
+    """``(lineno, col_offset, end_lineno, end_col_offset)``: how inferred receiver types name
+    their node (``ExternalTypes.receivers``); None for nodes without a position."""
+    end_line = getattr(node, "end_lineno", None)
+    end_col = getattr(node, "end_col_offset", None)
+    if end_line is None or end_col is None:
+        return None
+    return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0), end_line, end_col)
 
 
 @dataclass(frozen=True)
@@ -328,7 +343,16 @@ class Scope:
         return None
 
     def type_of(self, node: ast.AST) -> str | None:
-        """The (qualified) type of an expression's value, when the module says it."""
+        """The (qualified) type of an expression's value, when the module says it (or, failing
+        that, when inference gave one for this very node)."""
+        found = self._syntactic_type_of(node)
+        inferred = self.module_facts.external.receivers
+        if found is None and inferred and isinstance(node, (ast.Name, ast.Attribute, ast.Call)):
+            key = position_key(node)
+            return inferred.get(key) if key is not None else None
+        return found
+
+    def _syntactic_type_of(self, node: ast.AST) -> str | None:
         if isinstance(node, ast.Name):
             return self._type_of_name(node.id)
         if isinstance(node, ast.Attribute):

@@ -14,6 +14,8 @@ class AnalysisOptions:
     ignore: tuple[str, ...] = ()
     severity: Mapping[str, Severity] = field(default_factory=dict)
     extra_blocking_calls: frozenset[str] = frozenset()
+    # "jedi": infer the receivers the syntax cannot type (see analysis.inference); "off".
+    inference: str = "jedi"
 
     def enabled(self, rule_id: str) -> bool:
         if self.select and not any(rule_id.startswith(p) for p in self.select):
@@ -28,5 +30,6 @@ class AnalysisOptions:
                 sorted(self.ignore),
                 sorted((k, v.label) for k, v in self.severity.items()),
                 sorted(self.extra_blocking_calls),
+                self.inference,
             )
         )

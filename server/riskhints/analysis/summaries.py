@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import Literal, TypeVar, cast
 
 from .facts import CallSite, FunctionFacts, LockRef, ModuleFacts
 from .finding import Evidence
@@ -88,6 +88,7 @@ class Program:
         self._blocking: dict[str, BlockingReach | None] = {}
         self._locks: dict[str, dict[str, Acquisition]] = {}
         self._thread_entries: dict[str, Evidence] | None = None
+        self._wrapper_kinds: dict[str, Literal["sync", "async"] | None] = {}
         # Summaries that rules compute over the whole program, by name (lives with the program).
         self.memo: dict[str, object] = {}
 
@@ -148,7 +149,7 @@ class Program:
         fn = self.function(call.callee)
         if fn is None:
             return None
-        if any(d not in TRANSPARENT_DECORATORS for d in fn.decorators):
+        if not self.preserves_body(fn):
             return None
         if not fn.is_async and call.awaited:
             return None
@@ -166,9 +167,82 @@ class Program:
         if module is None:
             return None
         init = self.function(module.method(call.callee, "__init__"))
-        if init is None or any(d not in TRANSPARENT_DECORATORS for d in init.decorators):
+        if init is None or not self.preserves_body(init):
             return None
         return init
+
+    def preserves_body(self, fn: FunctionFacts) -> bool:
+        """Does a call to ``fn`` still run its body on the caller's thread, with its sync-ness?
+
+        True for known pass-through decorators, and for workspace decorators that return an
+        inner wrapper calling the decorated function the same way (see :meth:`wrapper_kind`).
+        A decorator used with arguments (``@retry(3)``) is a factory: not followed.
+        """
+        node = fn.node
+        written = node.decorator_list if not isinstance(node, ast.Module) else []
+        for name, expr in zip(fn.decorators, written, strict=False):
+            if name in TRANSPARENT_DECORATORS:
+                continue
+            if isinstance(expr, ast.Call):
+                return False
+            if self.wrapper_kind(name) != ("async" if fn.is_async else "sync"):
+                return False
+        return True
+
+    def wrapper_kind(self, decorator: str) -> Literal["sync", "async"] | None:
+        """``"sync"``/``"async"`` when ``decorator`` is a workspace function that returns an
+        inner wrapper which calls the decorated function directly (a sync wrapper) or awaits
+        it (an async wrapper), and uses it in no other way: such a decorator keeps what a call
+        runs. Handing the function to ``to_thread``/``run_in_executor``/``sync_to_async``, or
+        calling it without awaiting from an async wrapper, changes that: None."""
+        if decorator not in self._wrapper_kinds:
+            self._wrapper_kinds[decorator] = self._wrapper_kind(self.function(decorator))
+        return self._wrapper_kinds[decorator]
+
+    def _wrapper_kind(self, deco: FunctionFacts | None) -> Literal["sync", "async"] | None:
+        if deco is None or deco.is_async or deco.class_qualname is not None:
+            return None
+        node = deco.node
+        if isinstance(node, ast.Module) or any(
+            d not in TRANSPARENT_DECORATORS for d in deco.decorators
+        ):
+            return None
+        params = [*node.args.posonlyargs, *node.args.args]
+        if not params:
+            return None
+        wrapped = params[0].arg
+        returned = {
+            n.value.id if isinstance(n.value, ast.Name) else None
+            for n in deco.own_nodes
+            if isinstance(n, ast.Return)
+        }
+        if len(returned) != 1:
+            return None
+        (inner_name,) = returned
+        found = self._functions.get(deco.scope.local_functions.get(inner_name or "", ""))
+        wrapper = found[1] if found is not None else None
+        if wrapper is None or isinstance(wrapper.node, ast.Module):
+            return None
+        if any(d not in TRANSPARENT_DECORATORS for d in wrapper.decorators):
+            return None
+        direct = {
+            id(call.node.func)
+            for call in wrapper.calls
+            if isinstance(call.node.func, ast.Name)
+            and call.node.func.id == wrapped
+            and call.awaited == wrapper.is_async
+        }
+        nodes = [n for stmt in wrapper.node.body for n in ast.walk(stmt)]
+        # ``fn.__name__`` in a log line reads metadata; it does not run the function.
+        metadata = {
+            id(n.value)
+            for n in nodes
+            if isinstance(n, ast.Attribute) and n.attr.startswith("__") and n.attr.endswith("__")
+        }
+        uses = [n for n in nodes if isinstance(n, ast.Name) and n.id == wrapped]
+        if not direct or any(id(n) not in direct and id(n) not in metadata for n in uses):
+            return None
+        return "async" if wrapper.is_async else "sync"
 
     def iter_functions(self) -> Iterator[FunctionFacts]:
         for _, fn in self._functions.values():

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from ..facts import CallSite, FunctionFacts
-from ..finding import Finding, Severity
+from ..facts import CallSite, FunctionFacts, position_key
+from ..finding import Evidence, Finding, Severity
 from ..knowledge.primitives import CALLBACK_PARAMS
-from ..summaries import LOOP_RUNNERS, TRANSPARENT_DECORATORS, Chain, Program, sorted_calls
+from ..summaries import LOOP_RUNNERS, Chain, Program, sorted_calls
 from .registry import RuleContext, rule
 from .web import entry_label
 
@@ -75,6 +75,7 @@ def blocking_call_in_async(ctx: RuleContext) -> Iterator[Finding]:
                 f"`{call.text}()` {api.what} and blocks the event loop inside "
                 f"{_async_where(ctx, fn)}",
                 function=fn,
+                evidence=_inferred_receiver(ctx, call),
                 assumptions=(
                     f"`{call.text}()` returns quickly enough that stalling every other task on "
                     f"the loop while `{fn.display}` waits is acceptable",
@@ -85,6 +86,21 @@ def blocking_call_in_async(ctx: RuleContext) -> Iterator[Finding]:
                     "alternative": api.alternative,
                 },
             )
+
+
+def _inferred_receiver(ctx: RuleContext, call: CallSite) -> tuple[Evidence, ...]:
+    """Why a receiver the module never types is a blocking client: inference followed the
+    assignment into another module (``self.client = make_client()``), so say so."""
+    func = call.node.func
+    if not isinstance(func, ast.Attribute) or not ctx.module.external.receivers:
+        return ()
+    receiver = func.value
+    key = position_key(receiver)
+    inferred = ctx.module.external.receivers.get(key) if key is not None else None
+    if inferred is None or call.receiver_type != inferred:
+        return ()
+    shown = ast.unparse(receiver)
+    return (ctx.evidence(receiver, f"`{shown}` is a `{inferred}` (inferred across modules)"),)
 
 
 @rule(
@@ -226,7 +242,7 @@ def _loop_callbacks(ctx: RuleContext) -> Iterator[tuple[FunctionFacts, LoopCallb
                 continue
             target_name, _ = _callable_target(fn, argument)
             target = ctx.program.function(target_name)
-            if target is None or target.is_async or not _only_transparent_decorators(target):
+            if target is None or target.is_async or not ctx.program.preserves_body(target):
                 continue
             yield fn, LoopCallback(argument, target, call.text)
 
@@ -444,7 +460,7 @@ def async_function_as_sync_callback(ctx: RuleContext) -> Iterator[Finding]:
             if target is None:
                 continue
             callee = ctx.program.function(target)
-            if callee is None or not callee.is_async or not _only_transparent_decorators(callee):
+            if callee is None or not callee.is_async or not ctx.program.preserves_body(callee):
                 continue
             api = (call.callee or "").rpartition(".")[2]
             shown = call.text if call.text.endswith(api) else api
@@ -457,13 +473,6 @@ def async_function_as_sync_callback(ctx: RuleContext) -> Iterator[Finding]:
                 evidence=(ctx.evidence(callee.node, f"{callee.display} is declared async here"),),
                 assumptions=(f"`{shown}` is given a plain callable, not `{callee.display}`",),
             )
-
-
-def _only_transparent_decorators(fn: FunctionFacts) -> bool:
-    """Does calling ``fn`` run its own body? A decorator we do not know may wrap it (an async
-    def into a plain callable: ``@async_to_sync`` does exactly that; a sync def into a thread
-    hop), so only known pass-through decorators keep what we see."""
-    return all(d in TRANSPARENT_DECORATORS for d in fn.decorators)
 
 
 def _argument(node: ast.Call, position: int | None, keyword: str | None) -> ast.AST | None:

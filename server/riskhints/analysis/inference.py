@@ -1,0 +1,336 @@
+"""Static type inference with jedi, for the receivers the syntax-only facts could not type.
+
+The facts know ``session = requests.Session()``; they do not know ``self.client = make_client()``
+when ``make_client`` (in another module, or a third-party helper) returns a ``requests.Session``,
+nor a name re-exported through a package ``__init__``. jedi follows those statically: returns,
+assignments, imports and typeshed stubs.
+
+Invariants:
+- Static only: ``jedi.Script`` over the text we were given, never ``jedi.Interpreter``; user code
+  is never imported (``load_unsafe_extensions=False`` keeps jedi from loading compiled
+  extensions found in the project folders).
+- Few queries: only receivers of attribute calls whose type the facts left unknown *and* whose
+  method name one of our knowledge tables cares about (see :data:`INTERESTING_METHODS`).
+- Answers only in our vocabulary: jedi's full names are mapped to the canonical names of the
+  knowledge tables (``httpx._client.AsyncClient`` -> ``httpx.AsyncClient``); a type no table
+  knows, or an ambiguous answer, is no answer.
+- Never a failure: any jedi exception leaves that receiver untyped (logged at debug level).
+- jedi is not thread-safe and its caches are process-wide, so every call into it holds one
+  process-wide lock (the language server analyses on two worker threads).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import logging
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .digests import digest
+from .facts import ExternalTypes, ModuleFacts, position_key
+from .knowledge import blocking, data, web
+from .knowledge.primitives import (
+    CALLBACK_PARAMS,
+    KNOWN_CLASSES,
+    PRIMITIVES,
+    RETURN_TYPES,
+    canonical_type,
+    primitive,
+)
+
+if TYPE_CHECKING:
+    from .engine import ParsedModule
+
+log = logging.getLogger(__name__)
+
+#: A receiver node's place in the module: ``(lineno, col_offset, end_lineno, end_col_offset)``.
+Position = tuple[int, int, int, int]
+
+#: jedi's state (its inference and parser caches) is global to the process: one lock for all.
+_JEDI_LOCK = threading.Lock()
+_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+
+
+def _method_keys() -> Iterable[str]:
+    """Qualified names of methods and functions the knowledge tables list."""
+    yield from blocking.BLOCKING_CALLS
+    yield from blocking.NON_BLOCKING_ARGUMENTS
+    yield from CALLBACK_PARAMS
+    yield from RETURN_TYPES
+
+
+def _known_types() -> frozenset[str]:
+    """Canonical types some table says something about: an inferred type outside this set
+    cannot change a finding, so it is not worth reporting. Owners of method rows count when
+    they are classes (``redis.Redis`` in ``redis.Redis.get``; not ``os`` in ``os.listdir``)."""
+    types: set[str] = set(PRIMITIVES) | set(KNOWN_CLASSES) | set(RETURN_TYPES.values())
+    types |= web.SYNC_SESSION_TYPES | web.CLIENT_SESSION_TYPES | data.ASYNC_SESSION_TYPES
+    types |= data.RESULT_CLASSES
+    owners = {key.rpartition(".")[0] for key in _method_keys()}
+    types |= {o for o in owners if o in types or o.rpartition(".")[2][:1].isupper()}
+    return frozenset(canonical_type(t) for t in types if t)
+
+
+KNOWN_TYPES: frozenset[str] = _known_types()
+
+#: Method names worth a jedi query when their receiver is untyped: methods of the types the
+#: knowledge tables list (``requests.Session.get`` -> ``get``, ``queue.Queue.put`` -> ``put``).
+INTERESTING_METHODS: frozenset[str] = frozenset(
+    key.rpartition(".")[2]
+    for key in _method_keys()
+    if canonical_type(key.rpartition(".")[0]) in KNOWN_TYPES and not key.endswith("*")
+)
+#: Typed data-layer APIs (``AsyncSession.execute``), asked about only in modules that use the
+#: data framework: names such as ``close`` and ``get`` are everywhere else too.
+DATA_METHODS: frozenset[str] = data.ASYNC_SESSION_METHODS
+_DATA_MODULES = data.SQLALCHEMY_MODULES
+#: Receivers that are plainly not an object of a known class (``", ".join``, ``{}.get``).
+_LITERALS = (
+    ast.Constant,
+    ast.JoinedStr,
+    ast.Dict,
+    ast.List,
+    ast.Set,
+    ast.Tuple,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.BinOp,
+)
+
+
+def unresolved_receivers(facts: ModuleFacts) -> list[ast.expr]:
+    """Receivers of ``x.method(...)`` calls where inference could change a finding: the facts
+    resolved neither the receiver's type nor the callee, and the method is one we know.
+
+    Left out because jedi would not answer (measured on the stdlib corpus, they were half the
+    queries): literals, and parameters without an annotation (jedi's guessing of a parameter's
+    type from call sites is off: one caller's argument is not every caller's)."""
+    methods = INTERESTING_METHODS
+    if facts.imports_module(*_DATA_MODULES):
+        methods = methods | DATA_METHODS
+    receivers: list[ast.expr] = []
+    seen: set[Position] = set()
+    for fn in facts.iter_functions():
+        bare = _unannotated_parameters(fn.node)
+        for call in fn.calls:
+            func = call.node.func
+            if (
+                not isinstance(func, ast.Attribute)
+                or call.receiver_type is not None
+                or func.attr not in methods
+                or isinstance(func.value, _LITERALS)
+                or (isinstance(func.value, ast.Name) and func.value.id in bare)
+                or _known_callee(call.callee)
+                or _names_a_module(facts, func.value)
+            ):
+                continue
+            position = position_key(func.value)
+            if position is not None and position not in seen:
+                seen.add(position)
+                receivers.append(func.value)
+    receivers.sort(key=lambda node: (node.lineno, node.col_offset))
+    return receivers
+
+
+def _unannotated_parameters(node: ast.AST) -> frozenset[str]:
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return frozenset()
+    args = node.args
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    return frozenset(a.arg for a in every if a is not None and a.annotation is None)
+
+
+def _known_callee(callee: str | None) -> bool:
+    """The facts already named an API a table lists (``requests.get``, ``os.path.exists``)."""
+    return callee is not None and (
+        blocking.lookup(callee) is not None or callee in CALLBACK_PARAMS or callee in RETURN_TYPES
+    )
+
+
+def _names_a_module(facts: ModuleFacts, receiver: ast.expr) -> bool:
+    """``requests.get`` / ``os.path.exists``: a receiver rooted in an ``import x`` name is a
+    module (a ``from``-imported name may be an object, so that one is asked about)."""
+    while isinstance(receiver, ast.Attribute):
+        receiver = receiver.value
+    if not isinstance(receiver, ast.Name):
+        return False
+    target = facts.imports.get(receiver.id)
+    return target is not None and "." not in target
+
+
+def canonical_inferred(full_name: str) -> str | None:
+    """Our name for the class jedi named, or None when no table knows it.
+
+    Libraries define classes in private modules and re-export them: ``httpx._client.AsyncClient``
+    is ``httpx.AsyncClient``, ``concurrent.futures.thread.ThreadPoolExecutor`` is
+    ``concurrent.futures.ThreadPoolExecutor``. Tried in order: the name itself (and its alias),
+    without its private modules, then under each enclosing package, shortest first.
+    """
+    parts = full_name.split(".")
+    if len(parts) < 2:
+        return None
+    module, name = parts[:-1], parts[-1]
+    candidates = [full_name, ".".join([p for p in module if not p.startswith("_")] + [name])]
+    candidates.extend(".".join([*module[:i], name]) for i in range(1, len(module)))
+    for candidate in candidates:
+        canonical = canonical_type(candidate)
+        if canonical in KNOWN_TYPES:
+            return canonical
+    return None
+
+
+class ReceiverInference(Protocol):
+    """What the workspace needs from an inference engine (tests may hand in a fake)."""
+
+    def receiver_types(
+        self, path: Path, text: str, receivers: Sequence[ast.expr]
+    ) -> dict[Position, str]: ...
+
+
+class JediInference:
+    """Receiver types from jedi, for the modules of one project (rooted at ``root``)."""
+
+    def __init__(self, root: Path, cache_size: int = 512) -> None:
+        self.root = root.resolve()
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[str, str], dict[Position, str]] = OrderedDict()
+        self._project: Any = None
+        self._environment: Any = None
+        self.queries = 0  # jedi calls made (for tests and the benchmark)
+
+    def receiver_types(
+        self, path: Path, text: str, receivers: Sequence[ast.expr]
+    ) -> dict[Position, str]:
+        if not receivers:
+            return {}
+        key = (str(path), digest(text.encode("utf-8", "surrogatepass")))
+        with _JEDI_LOCK:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+            found = self._infer(path, text, receivers)
+            self._cache[key] = found
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+            return found
+
+    def _infer(self, path: Path, text: str, receivers: Sequence[ast.expr]) -> dict[Position, str]:
+        try:
+            script = self._script(path, text)
+        except Exception as error:  # jedi must never fail an analysis
+            log.debug("jedi could not load %s: %r", path, error)
+            return {}
+        lines = _LINE_BREAKS.split(text)
+        found: dict[Position, str] = {}
+        for node in receivers:
+            position = position_key(node)
+            if position is None or position[2] > len(lines):
+                continue
+            # The receiver's last character: a name, an attribute or a call's ``)`` all infer
+            # to the receiver's value there.
+            line = lines[position[2] - 1]
+            column = len(line.encode("utf-8")[: position[3]].decode("utf-8", "replace")) - 1
+            if column < 0:
+                continue
+            self.queries += 1
+            try:
+                names = script.infer(position[2], column)
+            except Exception as error:
+                log.debug("jedi failed at %s:%d:%d: %r", path, position[2], column, error)
+                continue
+            type_name = _single_type(names)
+            if type_name is not None:
+                found[position] = type_name
+        return found
+
+    def _script(self, path: Path, text: str) -> Any:
+        import jedi  # type: ignore[import-untyped]
+        from jedi.api.environment import SameEnvironment  # type: ignore[import-untyped]
+
+        if self._project is None:
+            # Types of parameters guessed from call sites: slow (it searches the project) and
+            # imprecise for us (unannotated parameters are not asked about anyway).
+            jedi.settings.dynamic_params = False
+            jedi.settings.dynamic_params_for_other_modules = False
+            # Our own interpreter, not one named by $VIRTUAL_ENV: no other program is started
+            # on the user's behalf. Their packages are found through the project's venv folder.
+            self._environment = SameEnvironment()
+            self._project = jedi.Project(
+                self.root,
+                load_unsafe_extensions=False,
+                added_sys_path=[str(p) for p in project_sys_path(self.root)],
+                smart_sys_path=True,
+            )
+        return jedi.Script(
+            code=text, path=path, project=self._project, environment=self._environment
+        )
+
+
+def _single_type(names: Iterable[Any]) -> str | None:
+    """The one known class of which jedi says the receiver is an instance (else None)."""
+    types: set[str | None] = set()
+    for name in names:
+        if name.type != "instance" or not name.full_name:
+            return None
+        types.add(canonical_inferred(name.full_name))
+    if len(types) != 1:
+        return None
+    (type_name,) = types
+    prim = primitive(type_name)
+    if prim is not None and prim.is_lock_like:
+        # Lock identity also comes from ``with x:`` and ``x.release()``, which are not asked
+        # about: knowing only some uses of a lock would invent unreleased acquisitions.
+        return None
+    return type_name
+
+
+def project_sys_path(root: Path) -> list[Path]:
+    """Where a project's own code and installed packages live, found by looking at folders
+    only (the project's interpreter is never run): ``src/`` and a ``.venv``/``venv``."""
+    paths: list[Path] = []
+    if (root / "src").is_dir():
+        paths.append(root / "src")
+    for venv in (".venv", "venv"):
+        folder = root / venv
+        if folder.is_dir():
+            paths.extend(sorted(folder.glob("lib/python3*/site-packages")))
+            if (folder / "Lib" / "site-packages").is_dir():
+                paths.append(folder / "Lib" / "site-packages")
+    return paths
+
+
+def refine(
+    parsed: ParsedModule,
+    inference: ReceiverInference,
+    path: Path,
+    module: str,
+    external: ExternalTypes,
+) -> ParsedModule:
+    """The second phase: ask ``inference`` about the receivers the facts left untyped, and
+    build the facts again with the answers (only when there are some)."""
+    from .engine import parse_source
+
+    facts = parsed.facts
+    if facts is None:
+        return parsed
+    receivers = unresolved_receivers(facts)
+    if not receivers:
+        return parsed
+    try:
+        inferred = inference.receiver_types(path, parsed.text, receivers)
+    except Exception as error:  # a fake or a future engine: still never a failure
+        log.debug("inference failed for %s: %r", path, error)
+        return parsed
+    if not inferred:
+        return parsed
+    refined = dataclasses.replace(external, receivers=inferred)
+    again = parse_source(parsed.text, parsed.path, module, refined, parsed.parse)
+    parsed.release()
+    return again
