@@ -44,6 +44,7 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
 )
 
 DIAGNOSTIC_MODES = ("auto", "push")
+INFERENCE_MODES = ("jedi", "off")
 SCOPES = ("all", "ai", "changed")
 _RULE_PREFIX = re.compile(r"^RH\d{0,3}$")
 
@@ -59,12 +60,15 @@ class Settings:
     severity: Mapping[str, Severity] = field(default_factory=dict)
     exclude: tuple[str, ...] = ()
     extra_blocking_calls: tuple[str, ...] = ()
+    inference: str = "jedi"  # "jedi": type receivers the syntax cannot (analysis.inference)
     cache: bool = True
     # Editor settings (also accepted in pyproject, where they are simply unused by the CLI).
     debounce_ms: int = 300
     diagnostic_mode: str = (
         "auto"  # "auto": pull when the client can, else push; "push": always push
     )
+    # Editor: analyse open documents with the folder's other modules (indexed in the background).
+    workspace_index: bool = True
     failure_log: str = ".riskhints/failures.jsonl"  # relative to the workspace
     stress_test_dir: str = "tests/stress"  # generated stress tests, relative to the workspace
     # Provenance: which code is AI-suggested (see riskhints.provenance).
@@ -83,6 +87,7 @@ class Settings:
             ignore=self.ignore,
             severity=dict(self.severity),
             extra_blocking_calls=frozenset(self.extra_blocking_calls),
+            inference=self.inference,
         )
 
     def merged(self, overrides: Mapping[str, Any], source: str) -> Settings:
@@ -101,12 +106,22 @@ SETTING_DOCS: dict[str, tuple[str, str]] = {
         "list of qualified names (`mod.*` allowed)",
         "more blocking APIs, e.g. `vendor.sdk.fetch_all`",
     ),
+    "inference": (
+        "`jedi` or `off`",
+        "static type inference (never runs your code) for receivers the syntax cannot type, "
+        "e.g. `self.client` set from a helper returning a `requests.Session`",
+    ),
     "cache": ("bool", "CLI: cache findings per file in `.riskhints/cache/`"),
     "debounce_ms": ("integer, ms", "editor: wait this long after a keystroke before analysing"),
     "diagnostic_mode": (
         "`auto` or `push`",
         "editor: `auto` uses pull diagnostics when the client supports them; `push` always "
         "pushes (read at start-up)",
+    ),
+    "workspace_index": (
+        "bool",
+        "editor: index the folder's modules in the background and follow calls into them "
+        "(off: each open document is analysed alone)",
     ),
     "failure_log": (
         "path inside the workspace",
@@ -167,7 +182,11 @@ def settings_json() -> str:
     import typing
 
     hints = typing.get_type_hints(Settings)
-    enums = {"scope": list(SCOPES), "diagnostic_mode": list(DIAGNOSTIC_MODES)}
+    enums = {
+        "scope": list(SCOPES),
+        "diagnostic_mode": list(DIAGNOSTIC_MODES),
+        "inference": list(INFERENCE_MODES),
+    }
     defaults = Settings()
     entries: list[dict[str, Any]] = []
     for f in dataclasses.fields(Settings):
@@ -306,7 +325,7 @@ def _validate(name: str, key: str, value: Any, source: str) -> Any:
         if not isinstance(value, str) or not value.strip() or value.startswith("-"):
             raise ConfigError(f"{source}: '{key}' must be a git ref such as HEAD or origin/main")
         return value.strip()
-    if name in ("provenance_edits", "provenance_git", "provenance_markers"):
+    if name in ("provenance_edits", "provenance_git", "provenance_markers", "workspace_index"):
         if not isinstance(value, bool):
             raise ConfigError(f"{source}: '{key}' must be true or false, got {value!r}")
         return value
@@ -323,6 +342,11 @@ def _validate(name: str, key: str, value: Any, source: str) -> Any:
     if name in ("bulk_insert_min_lines", "bulk_insert_min_chars"):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:
             raise ConfigError(f"{source}: '{key}' must be a whole number from 1 to 100000")
+        return value
+    if name == "inference":
+        if value not in INFERENCE_MODES:
+            modes = ", ".join(INFERENCE_MODES)
+            raise ConfigError(f"{source}: '{key}' must be one of {modes}, got {value!r}")
         return value
     if name == "diagnostic_mode":
         if value not in DIAGNOSTIC_MODES:

@@ -40,6 +40,16 @@ def discover(paths: Iterable[Path], root: Path, exclude: Iterable[str]) -> list[
     return sorted(found)
 
 
+def is_walked(path: Path, root: Path, exclude: Iterable[str]) -> bool:
+    """Whether walking ``root`` would reach ``path`` (default and configured excludes; not
+    ``.gitignore``, which needs git): for files that appear after a walk."""
+    relative = _relative(path, root)
+    folders = relative.split("/")[:-1]
+    if any(d in DEFAULT_EXCLUDES or d.endswith(".egg-info") for d in folders):
+        return False
+    return path.suffix == ".py" and not _excluded(relative, tuple(exclude))
+
+
 def _walk(folder: Path) -> Iterator[Path]:
     for current, dirs, files in os.walk(folder):
         dirs[:] = sorted(

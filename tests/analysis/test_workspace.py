@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from riskhints.analysis.inference import JediInference
 from riskhints.analysis.options import AnalysisOptions
-from riskhints.analysis.workspace import Workspace
+from riskhints.analysis.workspace import Workspace, WorkspaceFile
 from riskhints.cli import main
 from riskhints.discovery import discover
 
@@ -18,9 +19,10 @@ PROJECTS = sorted(p for p in (FIXTURES / "projects").iterdir() if p.is_dir())
 
 
 def workspace_for(root: Path) -> tuple[Workspace, list[Path]]:
+    """As ``riskhints check`` builds it by default: with jedi inference (see billing/)."""
     files = discover([root], root, ())
     shown = {p: p.relative_to(root).as_posix() for p in files}
-    return Workspace.from_paths(files, root, shown), files
+    return Workspace.from_paths(files, root, shown, JediInference(root)), files
 
 
 @pytest.mark.parametrize("project", PROJECTS, ids=[p.name for p in PROJECTS])
@@ -100,3 +102,117 @@ def test_cached_result_is_invalidated_when_a_dependency_changes(
     out = capsys.readouterr().out
     assert "RH102" not in out
     assert "RH204" in out  # routes.py itself did not change: its other finding stays
+
+
+LEDGER = (
+    "import threading\n\n"
+    "ledger_lock = threading.Lock()\n\n\n"
+    "def post(entry: dict) -> None:\n"
+    "    with ledger_lock:\n"
+    "        entry['posted'] = True\n"
+)
+CHECKOUT = (
+    "from billing.gateway import PaymentGateway\n"
+    "from billing.ledger import ledger_lock, post\n\n\n"
+    "async def checkout(order: dict, gateway: PaymentGateway) -> None:\n"
+    "    with ledger_lock:\n"
+    "        await gateway.charge(order)\n"
+    "    post(order)\n"
+)
+
+
+def billing_workspace(root: Path) -> Workspace:
+    write(
+        root,
+        {"billing/__init__.py": "", "billing/ledger.py": LEDGER, "billing/checkout.py": CHECKOUT},
+    )
+    workspace, _ = workspace_for(root)
+    return workspace
+
+
+def rules_of(workspace: Workspace, module: str) -> list[tuple[str, int]]:
+    analysis = workspace.analyze(module, AnalysisOptions())
+    assert analysis is not None
+    return sorted((f.rule, f.span.line) for f in analysis.findings)
+
+
+def test_an_editor_text_equal_to_the_file_drops_nothing(tmp_path: Path) -> None:
+    workspace = billing_workspace(tmp_path)
+    workspace.analyze("billing.checkout", AnalysisOptions())
+    assert workspace.set_text("billing.ledger", LEDGER) == set()
+    assert workspace.set_text("billing.ledger", None) == set()  # closed again, unchanged
+
+
+def test_a_body_edit_keeps_importers_but_a_changed_export_drops_them(tmp_path: Path) -> None:
+    workspace = billing_workspace(tmp_path)
+    assert rules_of(workspace, "billing.checkout") == [("RH202", 7)]  # thread lock across await
+
+    # Inside a function: what checkout's facts took from ledger (types) is unchanged.
+    body_edit = LEDGER.replace("entry['posted'] = True", "entry['posted'] = entry.get('ok')")
+    assert workspace.set_text("billing.ledger", body_edit) == {"billing.ledger"}
+
+    # The lock becomes an asyncio.Lock: checkout's facts typed it, so checkout is re-read.
+    async_lock = LEDGER.replace("threading.Lock()", "asyncio.Lock()").replace(
+        "import threading", "import asyncio"
+    )
+    assert workspace.set_text("billing.ledger", async_lock) == {
+        "billing.ledger",
+        "billing.checkout",
+    }
+    assert ("RH202", 7) not in rules_of(workspace, "billing.checkout")
+
+
+def test_dependents_are_the_modules_analysed_with_the_changed_one(tmp_path: Path) -> None:
+    workspace = billing_workspace(tmp_path)
+    among = ["billing.checkout", "billing.ledger", "billing"]
+    assert workspace.dependents("billing.ledger", among) == {"billing.checkout"}
+    assert workspace.dependents("billing.checkout", among) == set()
+
+
+def test_a_created_module_resolves_an_import_that_did_not(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "jobs/__init__.py": "",
+            "jobs/worker.py": (
+                "from jobs.fetch import download\n\n\n"
+                "async def run(url: str) -> bytes:\n"
+                "    return download(url)\n"
+            ),
+        },
+    )
+    workspace, _ = workspace_for(tmp_path)
+    assert rules_of(workspace, "jobs.worker") == []
+    fetch = tmp_path / "jobs" / "fetch.py"
+    fetch.write_text(
+        "import urllib.request\n\n\n"
+        "def download(url: str) -> bytes:\n"
+        "    return urllib.request.urlopen(url).read()\n"
+    )
+    dropped = workspace.add_file("jobs.fetch", WorkspaceFile(fetch, "jobs/fetch.py"))
+    assert "jobs.worker" in dropped
+    assert rules_of(workspace, "jobs.worker") == [("RH102", 5)]
+    assert "jobs.worker" in workspace.remove_file("jobs.fetch")
+    assert rules_of(workspace, "jobs.worker") == []
+
+
+def test_a_name_bound_in_a_package_wins_over_a_submodule_of_that_name(tmp_path: Path) -> None:
+    # ``from billing.locks import ledger``: ``billing/locks/__init__.py`` binds ``ledger`` to a
+    # lock, and a submodule ``billing/locks/ledger.py`` exists too. Both are read.
+    write(
+        tmp_path,
+        {
+            "billing/__init__.py": "",
+            "billing/locks/__init__.py": "import threading\n\nledger = threading.Lock()\n",
+            "billing/locks/ledger.py": "RETENTION_DAYS = 30\n",
+            "billing/payout.py": (
+                "from billing.locks import ledger\n\n\n"
+                "async def payout(account, bank) -> None:\n"
+                "    with ledger:\n"
+                "        await bank.transfer(account)\n"
+            ),
+        },
+    )
+    workspace, _ = workspace_for(tmp_path)
+    assert rules_of(workspace, "billing.payout") == [("RH202", 6)]
+    assert workspace.dependencies("billing.payout") >= {"billing.locks", "billing.locks.ledger"}

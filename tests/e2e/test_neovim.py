@@ -102,11 +102,21 @@ def expected() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def run_neovim(binary: Path, snippet: str, mode: str, tmp_path: Path) -> dict[str, Any]:
+def run_neovim(
+    binary: Path,
+    snippet: str,
+    mode: str,
+    tmp_path: Path,
+    files: dict[str, str] | None = None,
+    expect: int | None = None,
+) -> dict[str, Any]:
+    """Neovim on ``prices.py`` of a project made of ``files`` (default: the fixture alone)."""
     workspace = tmp_path / "shop"
     workspace.mkdir()
     (workspace / "pyproject.toml").write_text("[project]\nname = 'shop'\n")
-    (workspace / "prices.py").write_text(fixture_text(), encoding="utf-8")
+    for name, text in (files or {"prices.py": fixture_text()}).items():
+        (workspace / name).parent.mkdir(parents=True, exist_ok=True)
+        (workspace / name).write_text(text, encoding="utf-8")
     shim = tmp_path / "bin" / "riskhints"
     shim.parent.mkdir()
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m riskhints "$@"\n')
@@ -127,7 +137,7 @@ def run_neovim(binary: Path, snippet: str, mode: str, tmp_path: Path) -> dict[st
         "PYTHONPATH": str(ROOT / "server"),
         "RISKHINTS_E2E_RESULT": str(result_file),
         "RISKHINTS_E2E_MODE": mode,
-        "RISKHINTS_E2E_EXPECT": str(len(expected())),
+        "RISKHINTS_E2E_EXPECT": str(len(expected()) if expect is None else expect),
         **{f"XDG_{kind}_HOME": str(xdg / kind.lower()) for kind in ("CONFIG", "DATA", "STATE")},
         "XDG_CACHE_HOME": str(xdg / "cache"),
     }
@@ -212,3 +222,38 @@ def test_replacing_quick_fix(nvim: Neovim, snippet: str, tmp_path: Path) -> None
     assert final == initial - Counter([fixed["code"]]), f"{result['applied']}: {result['text']}"
     assert result["text"] != fixture_text()
     compile(result["text"], "prices.py", "exec")  # the edit leaves valid Python
+
+
+CHECKOUT = """\
+from billing.gateway import charge_card
+
+
+async def checkout(order_id: int, amount_cents: int) -> dict:
+    receipt = charge_card(order_id, amount_cents)
+    return {"order": order_id, "receipt": receipt}
+"""
+GATEWAY = """\
+import requests
+
+GATEWAY_URL = "https://payments.internal/charge"
+
+
+def charge_card(order_id: int, amount_cents: int) -> str:
+    response = requests.post(GATEWAY_URL, json={"order": order_id, "amount": amount_cents})
+    return response.json()["receipt"]
+"""
+
+
+@pytest.mark.parametrize(("nvim", "snippet"), [CASES[0], CASES[2]])
+def test_a_chain_into_another_module_of_the_project(
+    nvim: Neovim, snippet: str, tmp_path: Path
+) -> None:
+    """Only prices.py is open; the blocking call is in a module the server indexed."""
+    binary = require(nvim)
+    files = {"prices.py": CHECKOUT, "billing/__init__.py": "", "billing/gateway.py": GATEWAY}
+    result = run_neovim(binary, snippet, "suppress", tmp_path, files, expect=1)
+    [finding] = diagnostics(result, "initial")
+    assert (finding["lnum"], finding["code"]) == (4, "RH102")
+    assert "charge_card" in finding["message"]
+    assert finding["related"] >= 2  # the helper in billing/gateway.py, then requests.post
+    assert diagnostics(result, "final") == []

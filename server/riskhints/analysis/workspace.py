@@ -25,6 +25,7 @@ from .digests import digest
 from .engine import ParsedModule, analyze_parsed, decode_source, module_name_for, parse_source
 from .facts import ExternalTypes, imported_targets, is_package_path
 from .finding import Finding
+from .inference import ReceiverInference, refine
 from .options import AnalysisOptions
 from .parse import parse_module
 from .summaries import Program
@@ -51,17 +52,30 @@ class ModuleAnalysis:
 class Workspace:
     """One process's view of a project's modules (not thread-safe: one caller at a time)."""
 
-    def __init__(self, files: Mapping[str, WorkspaceFile]) -> None:
+    def __init__(
+        self, files: Mapping[str, WorkspaceFile], inference: ReceiverInference | None = None
+    ) -> None:
         self.files: dict[str, WorkspaceFile] = dict(files)
+        # Types jedi infers for receivers the facts left untyped (None: syntax only).
+        self.inference = inference
         self._by_path = {str(f.path.resolve()): module for module, f in self.files.items()}
         self._parsed: dict[str, ParsedModule | None] = {}
         self._digests: dict[str, str] = {}
         self._deps: dict[str, frozenset[str]] = {}
+        # What importers' facts took from each module (its exported types): when an edit
+        # leaves it unchanged, the importers' facts stay valid and need no re-parse.
+        self._exports: dict[str, object] = {}
         self.overrides: dict[str, str] = {}  # module -> unsaved text
         self._loading: set[str] = set()
 
     @classmethod
-    def from_paths(cls, paths: Iterable[Path], root: Path, shown: Mapping[Path, str]) -> Workspace:
+    def from_paths(
+        cls,
+        paths: Iterable[Path],
+        root: Path,
+        shown: Mapping[Path, str],
+        inference: ReceiverInference | None = None,
+    ) -> Workspace:
         files: dict[str, WorkspaceFile] = {}
         resolved_root = root.resolve()
         for path in paths:
@@ -70,10 +84,43 @@ class Workspace:
             except ValueError:
                 relative = path.name
             files.setdefault(module_name_for(relative), WorkspaceFile(path, shown[path]))
-        return cls(files)
+        return cls(files, inference)
 
     def module_for(self, path: Path) -> str | None:
         return self._by_path.get(str(path.resolve()))
+
+    def add_file(self, module: str, file: WorkspaceFile) -> set[str]:
+        """A file created (or first seen) after the workspace was made; returns the modules
+        dropped because an import of theirs may now resolve to it."""
+        self.files[module] = file
+        self._by_path[str(file.path.resolve())] = module
+        return self._drop_importers_of_name(module)
+
+    def remove_file(self, module: str) -> set[str]:
+        """A deleted file: forget it and what depended on it."""
+        file = self.files.pop(module, None)
+        if file is not None:
+            self._by_path.pop(str(file.path.resolve()), None)
+        self.overrides.pop(module, None)
+        return self.invalidate(module) | self._drop_importers_of_name(module)
+
+    def _drop_importers_of_name(self, module: str) -> set[str]:
+        # An import that did not resolve is not recorded as a dependency: re-read the loaded
+        # modules whose imports name ``module``, a member of it, or a package above it.
+        def names_it(target: str) -> bool:
+            return (
+                target == module
+                or target.startswith(module + ".")
+                or module.startswith(target + ".")
+            )
+
+        dropped: set[str] = set()
+        for name, parsed in list(self._parsed.items()):
+            if name in dropped or parsed is None or parsed.facts is None or name == module:
+                continue
+            if any(names_it(target) for target in parsed.facts.imports.values()):
+                dropped |= self.invalidate(name)
+        return dropped
 
     # -- modules -------------------------------------------------------------------------------
     def parsed(self, module: str) -> ParsedModule | None:
@@ -107,11 +154,17 @@ class Workspace:
         dependencies: set[str] = set()
         if result.tree is not None:
             targets = imported_targets(result.tree, module, is_package_path(file.shown))
-            dependencies = {
-                owner
-                for owner in (self._owning_module(t) for t in targets)
-                if owner is not None and owner != module
-            }
+            for target in targets:
+                owner = self._owning_module(target)
+                if owner is None:
+                    continue
+                dependencies.add(owner)
+                # ``from pkg.api import router`` names a submodule *or* a name bound in the
+                # package's ``__init__`` (an ``APIRouter``): the package is read too.
+                package = owner.rpartition(".")[0]
+                if owner == target and package in self.files:
+                    dependencies.add(package)
+            dependencies.discard(module)
         self._loading.add(module)
         try:
             ready = [
@@ -122,7 +175,12 @@ class Workspace:
         finally:
             self._loading.discard(module)
         self._deps[module] = frozenset(dependencies)
-        return parse_source(text, file.shown, module, ExternalTypes.of(ready), result)
+        external = ExternalTypes.of(ready)
+        parsed = parse_source(text, file.shown, module, external, result)
+        if self.inference is not None:
+            parsed = refine(parsed, self.inference, file.path, module, external)
+        self._exports[module] = _exports(parsed)
+        return parsed
 
     def content_digest(self, module: str) -> str | None:
         self.parsed(module)
@@ -193,9 +251,71 @@ class Workspace:
             results[module] = ModuleAnalysis(findings[parsed.path], dependencies)
         return results
 
+    def set_text(self, module: str, text: str | None) -> set[str]:
+        """Give ``module`` an editor's unsaved text (``None``: back to the file on disk).
+
+        Returns the modules whose parse was dropped (empty when the text is what was already
+        read): the module itself and, when what it exports changed, the importers whose facts
+        used it.
+        """
+        if text is None:
+            if self.overrides.pop(module, None) is None:
+                return set()
+            file = self.files.get(module)
+            try:
+                on_disk = digest(file.path.read_bytes()) if file is not None else None
+            except OSError:
+                on_disk = None
+            if on_disk is not None and on_disk == self._digests.get(module):
+                return set()  # closed without unsaved changes
+            return self.invalidate(module)
+        if self.overrides.get(module) == text:
+            return set()
+        self.overrides[module] = text
+        known = self._digests.get(module)
+        if known is not None and known == digest(text.encode("utf-8", "surrogatepass")):
+            return set()  # the editor opened the file as it is on disk
+        return self.invalidate(module)
+
     def invalidate(self, module: str) -> set[str]:
-        """Forget ``module`` (its text changed); returns the modules that depended on it."""
-        self._parsed.pop(module, None)
-        self._digests.pop(module, None)
-        self._deps.pop(module, None)
+        """Forget ``module`` (its text changed) and re-read it; when what it exports to its
+        importers changed, they are forgotten too, transitively. Returns every module dropped."""
+        dropped: set[str] = set()
+        queue = [module]
+        while queue:
+            name = queue.pop()
+            if name in dropped:
+                continue
+            before = self._exports.pop(name, None)
+            importers = self.importers(name)
+            self._parsed.pop(name, None)
+            self._digests.pop(name, None)
+            self._deps.pop(name, None)
+            dropped.add(name)
+            if before is None:
+                continue  # never loaded: nobody's facts used it
+            self.parsed(name)
+            if self._exports.get(name) != before:
+                queue.extend(importers)
+        return dropped
+
+    def importers(self, module: str) -> set[str]:
+        """Loaded modules that import ``module`` directly."""
         return {m for m, deps in self._deps.items() if module in deps}
+
+    def dependents(self, module: str, among: Iterable[str]) -> set[str]:
+        """Which of ``among`` are analysed with ``module`` in their program (their closure)."""
+        return {m for m in among if m != module and module in self.closure(m)}
+
+    def loaded(self) -> int:
+        return sum(1 for parsed in self._parsed.values() if parsed is not None)
+
+
+def _exports(parsed: ParsedModule) -> object:
+    """What importers' facts can take from a module: its global and class attribute types
+    and its class names (see :class:`ExternalTypes`)."""
+    facts = parsed.facts
+    if facts is None:
+        return None
+    external = ExternalTypes.of([facts])
+    return (frozenset(external.types.items()), external.classes)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SECTION = "riskhints"
-_WATCHER_ID = "riskhints-pyproject-watcher"
+_WATCHER_ID = "riskhints-file-watcher"
 
 
 def _settings_mapping(raw: Any) -> Mapping[str, Any]:
@@ -65,7 +65,8 @@ def register(server: RiskhintsServer) -> None:
                 ls.session.refresh_all()  # opened before the settings arrived
         finally:
             ls.session.startup_settings.set()  # after refresh_all: pulls wait for its results
-        await watch_pyproject(ls)
+        ls.session.indexing.sync_folders()  # the folders' settings are known now
+        await watch_files(ls)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
@@ -83,13 +84,16 @@ def register(server: RiskhintsServer) -> None:
             session.settings_ready.set()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    def did_change_watched_files(
+    async def did_change_watched_files(
         ls: RiskhintsServer, params: types.DidChangeWatchedFilesParams
     ) -> None:
         if any(change.uri.endswith("pyproject.toml") for change in params.changes):
             for folder in ls.session.folders.values():
                 ls.session.reload_pyproject(folder)
             ls.session.refresh_all()
+        python = [change for change in params.changes if change.uri.endswith(".py")]
+        if python:
+            await ls.session.indexing.files_changed(python)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     async def did_change_folders(
@@ -135,7 +139,9 @@ async def pull_configuration(ls: RiskhintsServer) -> bool:
     return True
 
 
-async def watch_pyproject(ls: RiskhintsServer) -> None:
+async def watch_files(ls: RiskhintsServer) -> None:
+    """Ask the client to report changes to ``pyproject.toml`` (settings) and to Python files
+    changed outside the editor (the workspace index re-reads them)."""
     caps = ls.client_capabilities.workspace
     watched = caps.did_change_watched_files if caps else None
     if not (watched and watched.dynamic_registration):
@@ -144,7 +150,10 @@ async def watch_pyproject(ls: RiskhintsServer) -> None:
         id=_WATCHER_ID,
         method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
         register_options=types.DidChangeWatchedFilesRegistrationOptions(
-            watchers=[types.FileSystemWatcher(glob_pattern="**/pyproject.toml")]
+            watchers=[
+                types.FileSystemWatcher(glob_pattern="**/pyproject.toml"),
+                types.FileSystemWatcher(glob_pattern="**/*.py"),
+            ]
         ),
     )
     try:
@@ -152,4 +161,4 @@ async def watch_pyproject(ls: RiskhintsServer) -> None:
             types.RegistrationParams(registrations=[registration])
         )
     except Exception as error:
-        ls.session.warn(f"could not watch pyproject.toml: {error!r}")
+        ls.session.warn(f"could not watch pyproject.toml and Python files: {error!r}")

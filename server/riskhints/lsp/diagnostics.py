@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PULL_OPTIONS = types.DiagnosticOptions(
-    identifier="riskhints", inter_file_dependencies=False, workspace_diagnostics=False
+    identifier="riskhints", inter_file_dependencies=True, workspace_diagnostics=False
 )
 
 

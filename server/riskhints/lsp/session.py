@@ -28,6 +28,8 @@ from ..config import ConfigError, Settings, find_pyproject, load_pyproject, pars
 from .convert import to_diagnostic
 from .documents import Document
 from .failures import FailureWatcher
+from .index import FolderIndex
+from .indexing import Indexing
 from .provenance import ProvenanceInput, ProvenanceTracker, scoped
 
 if TYPE_CHECKING:
@@ -48,6 +50,11 @@ class Snapshot:
     path: str  # workspace-relative (or the URI's path for untitled documents)
     options: AnalysisOptions
     provenance: ProvenanceInput | None = None  # regions and scope (see lsp/provenance.py)
+    # The folder's index (thread-safe) when the document is analysed with the workspace, and
+    # the other open documents of that folder (which may depend on this one).
+    index: FolderIndex | None = None
+    file: Path | None = None
+    others: tuple[tuple[str, Path], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,13 @@ class Session:
         self.documents: dict[str, Document] = {}
         self.results: dict[str, AnalysisResult] = {}
         self._pending: dict[str, asyncio.Task[AnalysisResult | None]] = {}
+        self._pending_dependent: set[str] = set()  # pending runs that are dependents'
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="riskhints-analysis")
+        # Open documents re-analysed because a module they import changed wait in their own
+        # queue: the document being typed in never queues behind them.
+        self._dependents_executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="riskhints-dependents"
+        )
         self._process_pool: ProcessPoolExecutor | None = None
         self.init_options: Mapping[str, Any] = {}
         self.global_client_settings: Mapping[str, Any] = {}
@@ -91,6 +104,8 @@ class Session:
         self.startup_settings = asyncio.Event()
         self.failures = FailureWatcher(self)
         self.provenance = ProvenanceTracker(self)
+        self.indexing = Indexing(self)
+        self._refresh_soon: asyncio.Handle | None = None
 
     # -- settings --------------------------------------------------------------------------------
     def add_folder(self, uri: str) -> FolderConfig:
@@ -179,6 +194,18 @@ class Session:
         if document is None:
             return None
         settings = self.settings_for(uri)
+        index = self.indexing.index_for(uri)
+        file = _uri_path(uri)
+        others: list[tuple[str, Path]] = []
+        if index is not None and file is not None:
+            for other in self.documents:
+                other_file = _uri_path(other)
+                if (
+                    other != uri
+                    and other_file is not None
+                    and self.indexing.index_for(other) is index
+                ):
+                    others.append((other, other_file))
         return Snapshot(
             uri,
             document.version,
@@ -186,26 +213,42 @@ class Session:
             self.display_path(uri),
             settings.analysis_options(),
             self.provenance.input_for(uri, settings),
+            index if file is not None else None,
+            file,
+            tuple(others),
         )
 
     # -- scheduling ------------------------------------------------------------------------------
-    def schedule(self, uri: str, delay_ms: int | None = None) -> None:
+    def schedule(self, uri: str, delay_ms: int | None = None, dependent: bool = False) -> None:
         """(Re)start the analysis of ``uri`` after the debounce delay; an older pending run is
-        cancelled (its result would be stale anyway)."""
+        cancelled (its result would be stale anyway). ``dependent``: the document did not
+        change, a module it is analysed with did; its diagnostics are re-sent only if they
+        changed."""
         previous = self._pending.pop(uri, None)
         if previous is not None:
             previous.cancel()
         if delay_ms is None:
             delay_ms = self.settings_for(uri).debounce_ms
-        task = asyncio.get_running_loop().create_task(self._run(uri, delay_ms / 1000))
+        task = asyncio.get_running_loop().create_task(self._run(uri, delay_ms / 1000, dependent))
         self._pending[uri] = task
+        if dependent:
+            self._pending_dependent.add(uri)
+        else:
+            self._pending_dependent.discard(uri)
         task.add_done_callback(functools.partial(self._forget, uri))
+
+    def is_pending(self, uri: str, dependent: bool) -> bool:
+        """Whether an analysis of ``uri`` (of that kind) is scheduled or running."""
+        return uri in self._pending and (uri in self._pending_dependent) == dependent
 
     def _forget(self, uri: str, task: asyncio.Task[AnalysisResult | None]) -> None:
         if self._pending.get(uri) is task:
             del self._pending[uri]
+            self._pending_dependent.discard(uri)
 
-    async def _run(self, uri: str, delay_s: float) -> AnalysisResult | None:
+    async def _run(
+        self, uri: str, delay_s: float, dependent: bool = False
+    ) -> AnalysisResult | None:
         if delay_s > 0:
             await asyncio.sleep(delay_s)
         await self.provenance.ready(uri)  # git and the store run in a worker; waits briefly
@@ -226,18 +269,32 @@ class Session:
                     snapshot.path,
                     snapshot.options,
                 )
-            result = await loop.run_in_executor(
-                self._executor, self._analyze, snapshot, document, self.codec, findings
+            result, dependents, inference_due = await loop.run_in_executor(
+                self._dependents_executor if dependent else self._executor,
+                self._analyze_indexed,
+                snapshot,
+                document,
+                self.codec,
+                findings,
             )
         except Exception:  # the engine confines rule errors; this is the last line of defence
             log.exception("analysis of %s (version %s) failed", uri, snapshot.version)
             return None
+        if dependents:
+            self.indexing.after_analysis(uri, dependents)
+        if inference_due and snapshot.index is not None:
+            self.indexing.inference_due(snapshot.index)
         current = self.documents.get(uri)
         if current is None or current.version != snapshot.version:
             return None  # closed or edited meanwhile: never publish stale results
+        previous = self.results.get(uri)
         self.results[uri] = result
         self.failures.after_analysis(snapshot, result)  # resolves logged failures, off the loop
-        if not self.pull_diagnostics:
+        if dependent and previous is not None and previous.result_id == result.result_id:
+            return result  # another module changed, these diagnostics did not
+        if dependent and self.pull_diagnostics:
+            self._refresh_later()
+        elif not self.pull_diagnostics:
             self.server.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(
                     uri=uri, diagnostics=list(result.diagnostics), version=result.version
@@ -252,6 +309,30 @@ class Session:
             self._process_pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
         return self._process_pool
 
+    def _analyze_indexed(
+        self,
+        snapshot: Snapshot,
+        document: Document,
+        codec: PositionCodec,
+        findings: list[Finding] | None = None,
+    ) -> tuple[AnalysisResult, list[str], bool]:
+        """Runs on a worker thread: touches only its arguments (the index has its own lock).
+        With the folder's index the document is analysed with the modules it imports; the
+        open documents that import it (when its text changed) are returned for re-analysis."""
+        dependents: list[str] = []
+        inference_due = False
+        if findings is None and snapshot.index is not None and snapshot.file is not None:
+            indexed = snapshot.index.analyze(
+                snapshot.file, snapshot.path, snapshot.text, snapshot.options
+            )
+            findings = indexed.findings
+            inference_due = indexed.inference_due
+            if indexed.changed and snapshot.others:
+                paths = dict((path, uri) for uri, path in snapshot.others)
+                hit = snapshot.index.dependents(snapshot.file, paths)
+                dependents = [paths[path] for path in hit]
+        return self._analyze(snapshot, document, codec, findings), dependents, inference_due
+
     def _analyze(
         self,
         snapshot: Snapshot,
@@ -264,7 +345,14 @@ class Session:
             findings = analyze_source(snapshot.text, snapshot.path, snapshot.options)
         unscoped = tuple(findings)
         findings = scoped(snapshot.provenance, snapshot.text, findings)
+        # Evidence in other files of the folder (chains followed across modules).
         uris: dict[str, str] = {}
+        root = snapshot.index.root if snapshot.index is not None else None
+        if root is not None:
+            for finding in findings:
+                for hop in finding.evidence:
+                    if hop.path and hop.path not in uris:
+                        uris[hop.path] = from_fs_path(str(root / hop.path)) or snapshot.uri
         diagnostics = tuple(to_diagnostic(f, document, codec, uris) for f in findings)
         # Same version, same findings: same id, so a re-analysis (settings refresh) that
         # changes nothing still answers ``unchanged`` to a pull client.
@@ -318,17 +406,30 @@ class Session:
         return await loop.run_in_executor(self._executor, function, *args)
 
     def close(self, uri: str) -> None:
-        self.documents.pop(uri, None)
+        was_open = self.documents.pop(uri, None) is not None
         self.results.pop(uri, None)
         pending = self._pending.pop(uri, None)
         if pending is not None:
             pending.cancel()
+        if was_open:
+            self.indexing.track(self.indexing.document_closed(uri))
 
     def refresh_all(self) -> None:
+        self.indexing.sync_folders()  # settings may have turned indexing on or off
         for uri in list(self.documents):
             self.schedule(uri, delay_ms=0)
         if self.pull_diagnostics:
             self._request_refresh()
+
+    def _refresh_later(self) -> None:
+        """One ``workspace/diagnostic/refresh`` for a burst of dependents' new results."""
+        if self._refresh_soon is None:
+
+            def refresh() -> None:
+                self._refresh_soon = None
+                self._request_refresh()
+
+            self._refresh_soon = asyncio.get_running_loop().call_later(0.05, refresh)
 
     def _request_refresh(self) -> None:
         caps = self.server.client_capabilities.workspace
@@ -339,7 +440,9 @@ class Session:
         for task in self._pending.values():
             task.cancel()
         self._pending.clear()
+        self.indexing.shutdown()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._dependents_executor.shutdown(wait=False, cancel_futures=True)
         if self._process_pool is not None:
             self._process_pool.shutdown(wait=False, cancel_futures=True)
 
