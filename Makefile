@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit dogfood docs bench bench-lsp clean install vscode vscode-e2e-deps
+.PHONY: demo test lint typecheck unit dogfood docs bench bench-lsp bench-workspace clean install vscode vscode-e2e-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ bench: install
 
 bench-lsp: install
 	$(BIN)/python bench/lsp_latency.py
+
+bench-workspace: install
+	$(BIN)/python bench/workspace_speed.py
 
 # The harness of tests/e2e/test_vscode.py: code-server 4.100.3 + playwright-core, from the committed
 # lock. Needs the Debian packages .ci/run installs (ripgrep, libkrb5-dev, build-essential,
