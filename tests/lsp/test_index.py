@@ -187,3 +187,17 @@ def test_jedi_answers_come_from_the_background_and_stick_across_edits(tmp_path: 
     assert [(f.rule, f.span.line) for f in again.findings] == [("RH101", 9)]
     assert not again.inference_due
     assert jedi.queries == asked
+
+    # clients.py is saved with a client of its own: jedi is asked again about its importers.
+    clients = tmp_path / "app" / "clients.py"
+    clients.write_text(
+        "class CachedClient:\n"
+        "    def get(self, url: str) -> dict:\n"
+        "        return {}\n\n\n"
+        "def make_client():\n"
+        "    return CachedClient()\n"
+    )
+    assert index.saved(clients) is True
+    assert rules(index, profiles, tmp_path, edited) == [("RH101", 9)]  # until jedi answers
+    assert index.refresh_inference() is True
+    assert rules(index, profiles, tmp_path, edited) == []

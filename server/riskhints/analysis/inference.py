@@ -221,6 +221,12 @@ class JediInference:
                 self._cache.popitem(last=False)
             return found
 
+    def forget(self, path: Path) -> None:
+        """Drop the cached answers for ``path`` (a module it imports changed on disk)."""
+        with _JEDI_LOCK:
+            for key in [k for k in self._cache if k[0] == str(path)]:
+                del self._cache[key]
+
     def _infer(self, path: Path, text: str, receivers: Sequence[ast.expr]) -> dict[Position, str]:
         try:
             script = self._script(path, text)

@@ -59,6 +59,7 @@ def register(server: RiskhintsServer) -> None:
             document.apply_change(whole, ls.session.codec)
         ls.session.provenance.did_save(document.uri)
         ls.session.schedule(document.uri, delay_ms=0)
+        ls.session.indexing.track(ls.session.indexing.document_saved(document.uri))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: RiskhintsServer, params: types.DidCloseTextDocumentParams) -> None:

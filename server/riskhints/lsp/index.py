@@ -26,7 +26,6 @@ from ..analysis.inference import (
     JediInference,
     Position,
     ReceiverInference,
-    unresolved_receivers,
 )
 from ..analysis.workspace import Workspace, WorkspaceFile
 from ..discovery import discover, is_walked
@@ -58,11 +57,15 @@ class StickyInference:
     def __init__(self, inner: ReceiverInference) -> None:
         self.inner = inner
         self._memo: dict[Path, dict[str, str | None]] = {}
+        # The receivers the syntax left untyped at the file's last parse, with its text: what
+        # a refresh asks jedi about (also those the memo answered, when they must be re-asked).
+        self._last: dict[Path, tuple[str, Sequence[ast.expr]]] = {}
         self.stale: set[Path] = set()
 
     def receiver_types(
         self, path: Path, text: str, receivers: Sequence[ast.expr]
     ) -> dict[Position, str]:
+        self._last[path] = (text, receivers)
         memo = self._memo.get(path, {})
         found: dict[Position, str] = {}
         for node in receivers:
@@ -91,9 +94,13 @@ class StickyInference:
             memo[key] = values.pop() if len(values) == 1 else None
         return any(memo.get(key) != before.get(key) for key in answers)
 
-    def forget(self, path: Path) -> None:
-        self._memo.pop(path, None)
-        self.stale.discard(path)
+    def last(self, path: Path) -> tuple[str, Sequence[ast.expr]] | None:
+        return self._last.get(path)
+
+    def recheck(self, paths: Iterable[Path]) -> None:
+        """Ask jedi again about these files (a module they import was saved): their answers
+        stay in use until the new ones arrive."""
+        self.stale.update(p for p in paths if self._last.get(p, ("", ()))[1])
 
 
 @dataclass(frozen=True)
@@ -197,8 +204,21 @@ class FolderIndex:
             module = workspace.module_for(path)
             return module is not None and bool(workspace.set_text(module, None))
 
+    def saved(self, path: Path) -> bool:
+        """A file was written: jedi, which reads other modules from disk, may now answer
+        differently for the modules that import it. True when some must be asked again."""
+        with self.lock:
+            workspace = self._require()
+            module = workspace.module_for(path)
+            if self.inference is None or module is None:
+                return False
+            importers = [workspace.files[m].path for m in workspace.importers(module)]
+            self.inference.recheck(importers)
+            return bool(self.inference.stale)
+
     def file_changed(self, path: Path, exists: bool) -> bool:
         """A file changed on disk (not through an open editor): True when it mattered."""
+        self.saved(path)
         with self.lock:
             workspace = self._require()
             module = workspace.module_for(path)
@@ -245,16 +265,19 @@ class FolderIndex:
                 path = min(sticky.stale)
                 sticky.stale.discard(path)
                 module = workspace.module_for(path)
-                parsed = workspace.parsed(module) if module is not None else None
-                if parsed is None or parsed.facts is None:
+                if module is not None:
+                    workspace.parsed(module)  # (re)parsed: its receivers are recorded
+                last = sticky.last(path)
+                if module is None or last is None:
                     continue
-                text = parsed.text
-                receivers = unresolved_receivers(parsed.facts)
+                text, receivers = last
                 pending = len(sticky.stale)
+            if isinstance(sticky.inner, JediInference):
+                sticky.inner.forget(path)  # its cache would repeat the old answer
             found = sticky.inner.receiver_types(path, text, receivers) if receivers else {}
             with self.lock:
                 workspace = self._require()
-                if sticky.learn(path, receivers, found) and module is not None:
+                if sticky.learn(path, receivers, found):
                     current = workspace.parsed(module)
                     if current is not None and current.text == text:
                         workspace.invalidate(module)  # re-read with the answers

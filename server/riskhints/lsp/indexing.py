@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,7 +180,7 @@ class Indexing:
             folder = self.session.folder_for(uri)
             self.reanalyse(self._open_in(folder.uri if folder else ""))
 
-    async def files_changed(self, changes: Iterable[types.FileEvent]) -> None:
+    async def files_changed(self, changes: Sequence[types.FileEvent]) -> None:
         """Python files created, changed or deleted outside the editor (a checkout, a
         generator): re-read them, then re-analyse the open documents of their folders."""
         loop = asyncio.get_running_loop()
@@ -199,6 +199,20 @@ class Indexing:
                     touched.add(folder.uri)
         for folder_uri in touched:
             self.reanalyse(self._open_in(folder_uri))
+        for index in {id(i): i for c in changes if (i := self.index_for(c.uri))}.values():
+            if index.stale_inference():
+                self.inference_due(index)
+
+    async def document_saved(self, uri: str) -> None:
+        """jedi reads imported modules from disk: after a save, the modules importing this one
+        are asked again (in the background)."""
+        index = self.index_for(uri)
+        path = _path(uri)
+        if index is None or path is None or index.inference is None:
+            return
+        loop = asyncio.get_running_loop()
+        if await loop.run_in_executor(self._executor, index.saved, path):
+            self.inference_due(index)
 
     def reanalyse(self, uris: Iterable[str], delay_ms: int = 0) -> None:
         for uri in uris:
