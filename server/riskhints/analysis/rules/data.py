@@ -19,7 +19,7 @@ evidence names the files the hazard crosses.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from ..facts import CallSite, ClassFacts, FunctionFacts, ModuleFacts, Scope, iter_statements
@@ -970,18 +970,25 @@ def _module_celery_apps(module: ModuleFacts) -> set[str]:
     return apps
 
 
-def _celery_apps(program: Program) -> frozenset[str]:
-    """Qualified names of the Celery apps of the program (``reports.celery_app.worker``):
-    ``@worker.task`` in any module that imports one declares a task."""
+def _program_names(
+    program: Program, key: str, names_of: Callable[[ModuleFacts], Iterable[str]]
+) -> frozenset[str]:
+    """``names_of`` every module of the program, qualified, computed once per program."""
 
     def compute() -> frozenset[str]:
         return frozenset(
             f"{module.module}.{name}"
             for module in program.modules.values()
-            for name in _module_celery_apps(module)
+            for name in names_of(module)
         )
 
-    return program.memoized("data.celery_apps", compute)
+    return program.memoized(key, compute)
+
+
+def _celery_apps(program: Program) -> frozenset[str]:
+    """Qualified names of the Celery apps of the program (``reports.celery_app.worker``):
+    ``@worker.task`` in any module that imports one declares a task."""
+    return _program_names(program, "data.celery_apps", _module_celery_apps)
 
 
 def _imports_celery(program: Program, module: ModuleFacts) -> bool:
@@ -1238,15 +1245,7 @@ def _sqlalchemy_active(program: Program, module: ModuleFacts) -> bool:
 def _program_session_factories(program: Program) -> frozenset[str]:
     """Qualified names of the async session factories of every module (``app.db.SessionLocal``):
     ``async with SessionLocal() as session`` in ``repositories.py`` opens an AsyncSession."""
-
-    def compute() -> frozenset[str]:
-        return frozenset(
-            f"{module.module}.{name}"
-            for module in program.modules.values()
-            for name in _session_factories(module)
-        )
-
-    return program.memoized("data.session_factories", compute)
+    return _program_names(program, "data.session_factories", _session_factories)
 
 
 class AsyncSessions:
