@@ -42,6 +42,10 @@ class Indexing:
         # One thread: building never takes more than one of the machine's cores from the
         # analyses of open documents (which run on the session's own pool).
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskhints-index")
+        # Closes, saves and disk changes are quick: they do not wait for a build to finish.
+        self._updates = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="riskhints-index-updates"
+        )
 
     # -- which index ---------------------------------------------------------------------------
     def index_for(self, uri: str) -> FolderIndex | None:
@@ -176,7 +180,7 @@ class Indexing:
         if index is None or path is None:
             return
         loop = asyncio.get_running_loop()
-        if await loop.run_in_executor(self._executor, index.closed, path):
+        if await loop.run_in_executor(self._updates, index.closed, path):
             folder = self.session.folder_for(uri)
             self.reanalyse(self._open_in(folder.uri if folder else ""))
 
@@ -193,7 +197,7 @@ class Indexing:
             if change.uri in self.session.documents and change.type != types.FileChangeType.Deleted:
                 continue  # the editor's text is what counts while it is open
             exists = change.type != types.FileChangeType.Deleted
-            if await loop.run_in_executor(self._executor, index.file_changed, path, exists):
+            if await loop.run_in_executor(self._updates, index.file_changed, path, exists):
                 folder = self.session.folder_for(change.uri)
                 if folder is not None:
                     touched.add(folder.uri)
@@ -211,7 +215,7 @@ class Indexing:
         if index is None or path is None or index.inference is None:
             return
         loop = asyncio.get_running_loop()
-        if await loop.run_in_executor(self._executor, index.saved, path):
+        if await loop.run_in_executor(self._updates, index.saved, path):
             self.inference_due(index)
 
     def reanalyse(self, uris: Iterable[str], delay_ms: int = 0) -> None:
@@ -234,6 +238,7 @@ class Indexing:
         for task in [*self._background, *self._inference_tasks.values()]:
             task.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._updates.shutdown(wait=False, cancel_futures=True)
 
 
 class _Progress:
