@@ -201,3 +201,17 @@ def test_jedi_answers_come_from_the_background_and_stick_across_edits(tmp_path: 
     assert rules(index, profiles, tmp_path, edited) == [("RH101", 9)]  # until jedi answers
     assert index.refresh_inference() is True
     assert rules(index, profiles, tmp_path, edited) == []
+
+
+def test_broken_files_in_the_folder_never_stop_the_index(tmp_path: Path) -> None:
+    worker, _ = make_jobs(tmp_path)
+    (tmp_path / "jobs" / "latin1.py").write_bytes(b"NAME = '\xe9t\xe9'\n")  # not UTF-8
+    (tmp_path / "jobs" / "binary.py").write_bytes(b"\x00\x01\x02" * 100)
+    (tmp_path / "jobs" / "half_typed.py").write_text("async def poll(:\n    return (\n")
+    (tmp_path / "jobs" / "deep.py").write_text("VALUE = " + "(" * 3000 + "1" + ")" * 3000 + "\n")
+    index = FolderIndex(tmp_path, ())
+    assert index.discover() == 7
+    reports: list[tuple[int, int]] = []
+    assert index.build(lambda d, n: reports.append((d, n)), 0) is True
+    assert reports[-1] == (7, 7)
+    assert rules(index, worker, tmp_path, WORKER) == [("RH102", 5)]
