@@ -216,3 +216,31 @@ def test_a_name_bound_in_a_package_wins_over_a_submodule_of_that_name(tmp_path: 
     workspace, _ = workspace_for(tmp_path)
     assert rules_of(workspace, "billing.payout") == [("RH202", 6)]
     assert workspace.dependencies("billing.payout") >= {"billing.locks", "billing.locks.ledger"}
+
+
+def test_a_never_awaited_coroutine_points_at_its_declaration_in_the_other_file(
+    tmp_path: Path,
+) -> None:
+    write(
+        tmp_path,
+        {
+            "audit/__init__.py": "",
+            "audit/trail.py": (
+                "import asyncio\n\n\n"
+                "async def record(event: str) -> None:\n"
+                "    await asyncio.sleep(0)\n"
+            ),
+            "audit/api.py": (
+                "from audit.trail import record\n\n\n"
+                "async def refund(order_id: int) -> None:\n"
+                "    record(f'refund {order_id}')\n"
+            ),
+        },
+    )
+    workspace, _ = workspace_for(tmp_path)
+    analysis = workspace.analyze("audit.api", AnalysisOptions())
+    assert analysis is not None
+    [finding] = analysis.findings
+    assert (finding.rule, finding.span.line) == ("RH302", 5)
+    [declared] = finding.evidence
+    assert (declared.path, declared.span.line) == ("audit/trail.py", 4)

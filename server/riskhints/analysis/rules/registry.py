@@ -111,6 +111,11 @@ class RuleContext:
         span = node_or_span if isinstance(node_or_span, Span) else self.span(node_or_span)
         return Evidence(span, message, self.path)
 
+    def evidence_of(self, fn: FunctionFacts, node: ast.AST, message: str) -> Evidence:
+        """Evidence at ``node`` of ``fn``, which may be in another module of the program."""
+        module = self.program.module_of(fn)
+        return Evidence(module.positions.span(node), message, module.path)
+
     def finding(
         self,
         rule_id: str,

@@ -204,7 +204,7 @@ def coroutine_never_awaited(ctx: RuleContext) -> Iterator[Finding]:
                 call.span,
                 message,
                 function=fn,
-                evidence=(ctx.evidence(callee.node, f"{name} is declared async here"),),
+                evidence=(ctx.evidence_of(callee, callee.node, f"{name} is declared async here"),),
                 assumptions=(f"the result of `{name}()` is awaited somewhere",),
                 fix={"kind": "add-await"} if fn.is_async else None,
             )
