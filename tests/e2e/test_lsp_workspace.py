@@ -281,3 +281,40 @@ async def test_with_the_index_off_each_document_is_analysed_alone(
     assert await diagnostics(alone_client, service_uri, 1) == []  # a sync helper may block
     assert await diagnostics(alone_client, routes_uri, 1) == []  # its caller is not followed
     assert alone_client.progress_reports == {}
+
+
+@pytest_lsp.fixture(config=CONFIG)
+async def mute_client(lsp_client: LanguageClient, tmp_path: Path):
+    """A client that shows progress but does not answer ``window/workDoneProgress/create``
+    until the test is over."""
+    released = asyncio.Event()
+
+    async def never_answer(params: types.WorkDoneProgressCreateParams) -> None:
+        await released.wait()
+
+    features = lsp_client.protocol.fm.features
+    features[types.WINDOW_WORK_DONE_PROGRESS_CREATE] = never_answer
+    caps = capabilities("vscode")
+    assert caps.window is not None
+    caps.window.work_done_progress = True
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=caps,
+            workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="shop")],
+            initialization_options={"debounceMs": 0},
+        )
+    )
+    yield
+    released.set()
+    await asyncio.sleep(0.1)  # the late answer goes out before the session ends
+    await lsp_client.shutdown_session()
+
+
+async def test_a_client_that_never_answers_progress_does_not_hold_up_the_index(
+    mute_client: LanguageClient, tmp_path: Path
+) -> None:
+    routes, _ = make_project(tmp_path, PROFILES_BLOCKING)
+    uri = open_document(mute_client, routes, ROUTES)
+    started = asyncio.get_running_loop().time()
+    await codes_until(mute_client, uri, 1, ["RH102"])
+    assert asyncio.get_running_loop().time() - started < 3  # not after the 5 s timeout

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 _tokens = itertools.count(1)
 #: How long after an edit the open documents that import the edited module are re-analysed.
 DEPENDENTS_DELAY_MS = 400
+#: A client that never answers ``window/workDoneProgress/create`` must not hold up the index.
+PROGRESS_CREATE_TIMEOUT_S = 5.0
 #: How long after an edit that brought new receivers jedi is asked about them.
 INFERENCE_DELAY_MS = 600
 
@@ -95,9 +97,11 @@ class Indexing:
 
     async def _build(self, folder_uri: str, index: FolderIndex) -> None:
         loop = asyncio.get_running_loop()
+        # The walk starts before the progress bar is agreed on: a slow client must not delay it.
+        discovering = loop.run_in_executor(self._executor, index.discover)
         progress = await _Progress.begin(self.session, f"indexing {index.root.name}")
         try:
-            total = await loop.run_in_executor(self._executor, index.discover)
+            total = await discovering
             # Documents analysed before the walk saw only themselves: again, with the folder.
             self.reanalyse(self._open_in(folder_uri))
             progress.report(f"0/{total} modules", 0)
@@ -257,8 +261,10 @@ class _Progress:
             return cls(session, None)
         token = f"riskhints-index-{next(_tokens)}"
         try:
-            await server.work_done_progress.create_async(token)
-        except Exception as error:  # a client may refuse: indexing goes on without a bar
+            await asyncio.wait_for(
+                server.work_done_progress.create_async(token), PROGRESS_CREATE_TIMEOUT_S
+            )
+        except Exception as error:  # refused or unanswered: indexing goes on without a bar
             log.debug("work done progress refused: %r", error)
             return cls(session, None)
         server.work_done_progress.begin(
