@@ -53,7 +53,10 @@ class Workspace:
     """One process's view of a project's modules (not thread-safe: one caller at a time)."""
 
     def __init__(
-        self, files: Mapping[str, WorkspaceFile], inference: ReceiverInference | None = None
+        self,
+        files: Mapping[str, WorkspaceFile],
+        inference: ReceiverInference | None = None,
+        freeze_loads: bool = True,
     ) -> None:
         self.files: dict[str, WorkspaceFile] = dict(files)
         # Types jedi infers for receivers the facts left untyped (None: syntax only).
@@ -62,10 +65,8 @@ class Workspace:
         self._parsed: dict[str, ParsedModule | None] = {}
         self._digests: dict[str, str] = {}
         self._deps: dict[str, frozenset[str]] = {}
-        # What importers' facts took from each module (its exported types): when an edit
-        # leaves it unchanged, the importers' facts stay valid and need no re-parse.
-        self._exports: dict[str, object] = {}
         self.overrides: dict[str, str] = {}  # module -> unsaved text
+        self.freeze_loads = freeze_loads  # see ``parsed``
         self._loading: set[str] = set()
 
     @classmethod
@@ -75,6 +76,7 @@ class Workspace:
         root: Path,
         shown: Mapping[Path, str],
         inference: ReceiverInference | None = None,
+        freeze_loads: bool = True,
     ) -> Workspace:
         files: dict[str, WorkspaceFile] = {}
         resolved_root = root.resolve()
@@ -84,7 +86,7 @@ class Workspace:
             except ValueError:
                 relative = path.name
             files.setdefault(module_name_for(relative), WorkspaceFile(path, shown[path]))
-        return cls(files, inference)
+        return cls(files, inference, freeze_loads)
 
     def module_for(self, path: Path) -> str | None:
         return self._by_path.get(str(path.resolve()))
@@ -128,10 +130,14 @@ class Workspace:
             return self._parsed[module]
         found = self._load(module)
         self._parsed[module] = found
-        # Kept modules are many long-lived objects: left to the cyclic collector, every later
-        # parse would pay for walking them all (it doubled parse time over the stdlib corpus).
-        # The facts hold no reference cycles, so reference counting still frees them.
-        gc.freeze()
+        if self.freeze_loads:
+            # Kept modules are many long-lived objects: left to the cyclic collector, every
+            # later parse would pay for walking them all (it doubled parse time over the stdlib
+            # corpus). Frozen objects are only freed by reference counting: ``invalidate``
+            # breaks a dropped module's cycles. A long-running caller (the language server)
+            # turns this off and freezes after its bulk load, so that garbage made between
+            # edits is not frozen with the modules.
+            gc.freeze()
         return found
 
     def _load(self, module: str) -> ParsedModule | None:
@@ -179,7 +185,6 @@ class Workspace:
         parsed = parse_source(text, file.shown, module, external, result)
         if self.inference is not None:
             parsed = refine(parsed, self.inference, file.path, module, external)
-        self._exports[module] = _exports(parsed)
         return parsed
 
     def content_digest(self, module: str) -> str | None:
@@ -286,16 +291,20 @@ class Workspace:
             name = queue.pop()
             if name in dropped:
                 continue
-            before = self._exports.pop(name, None)
+            if name not in self._parsed:
+                dropped.add(name)
+                continue  # never loaded: nobody's facts used it
             importers = self.importers(name)
-            self._parsed.pop(name, None)
+            old = self._parsed.pop(name)
+            before = _exports(old)
+            if old is not None:
+                # Frozen objects (see ``parsed``) are never collected by the cycle collector:
+                # unless its cycles are broken, a replaced parse would leak on every edit.
+                old.release()
             self._digests.pop(name, None)
             self._deps.pop(name, None)
             dropped.add(name)
-            if before is None:
-                continue  # never loaded: nobody's facts used it
-            self.parsed(name)
-            if self._exports.get(name) != before:
+            if _exports(self.parsed(name)) != before:
                 queue.extend(importers)
         return dropped
 
@@ -311,10 +320,11 @@ class Workspace:
         return sum(1 for parsed in self._parsed.values() if parsed is not None)
 
 
-def _exports(parsed: ParsedModule) -> object:
+def _exports(parsed: ParsedModule | None) -> object:
     """What importers' facts can take from a module: its global and class attribute types
-    and its class names (see :class:`ExternalTypes`)."""
-    facts = parsed.facts
+    and its class names (see :class:`ExternalTypes`). When an edit leaves them unchanged, the
+    importers' facts stay valid and need no re-parse."""
+    facts = parsed.facts if parsed is not None else None
     if facts is None:
         return None
     external = ExternalTypes.of([facts])

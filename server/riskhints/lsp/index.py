@@ -12,7 +12,7 @@ waits at most for one module's parse. Nothing here touches the event loop or the
 from __future__ import annotations
 
 import ast
-import logging
+import gc
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -29,8 +29,6 @@ from ..analysis.inference import (
 )
 from ..analysis.workspace import Workspace, WorkspaceFile
 from ..discovery import discover, is_walked
-
-log = logging.getLogger(__name__)
 
 #: How long an analysis waits for the folder's walk at start-up before going on without it
 #: (a client without ``workspace/diagnostic/refresh`` would not ask again for the better result).
@@ -117,7 +115,6 @@ class FolderIndex:
     def __init__(self, root: Path, exclude: tuple[str, ...], inference: str = "off") -> None:
         self.root = root
         self.exclude = exclude
-        self.inference_mode = inference
         self.inference = StickyInference(JediInference(root)) if inference == "jedi" else None
         self.lock = threading.Lock()
         self._workspace: Workspace | None = None
@@ -125,13 +122,21 @@ class FolderIndex:
         self.cancelled = threading.Event()
         self.building = True  # until the background build (and its inference pass) is over
 
+    @property
+    def inference_mode(self) -> str:
+        """The ``inference`` setting this index was made for."""
+        return "off" if self.inference is None else "jedi"
+
     # -- building (background thread) ------------------------------------------------------------
     def discover(self) -> int:
         """Find the folder's Python files (honouring ``exclude`` and ``.gitignore``)."""
         try:
             files = discover([self.root], self.root, self.exclude)
             shown = {path: path.relative_to(self.root).as_posix() for path in files}
-            workspace = Workspace.from_paths(files, self.root, shown, self.inference)
+            # ``build`` freezes the bulk load; edits must not freeze (see Workspace.parsed).
+            workspace = Workspace.from_paths(
+                files, self.root, shown, self.inference, freeze_loads=False
+            )
             with self.lock:
                 if self._workspace is not None:  # documents analysed meanwhile keep their text
                     workspace.overrides.update(self._workspace.overrides)
@@ -160,6 +165,7 @@ class FolderIndex:
                 file = workspace.files.get(module)
                 if file is not None and _size(file.path) <= INDEX_MAX_BYTES:
                     workspace.parsed(module)
+                    gc.freeze()  # the index is long-lived: keep it out of every collection
             now = time.monotonic()
             if now - last >= every_s or done == len(modules):
                 last = now
@@ -241,7 +247,7 @@ class FolderIndex:
     def _require(self) -> Workspace:
         if self._workspace is None:
             # Not discovered yet: documents join as they come.
-            self._workspace = Workspace({}, self.inference)
+            self._workspace = Workspace({}, self.inference, freeze_loads=False)
         return self._workspace
 
     # -- inference (background thread) ----------------------------------------------------------
