@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.uris import from_fs_path, to_fs_path
+from pygls.uris import from_fs_path
 
 from ..actions.checklist import KIND as CHECKLIST_KIND
 from ..actions.checklist import checklist_action, checklist_actions_for_findings
@@ -38,7 +38,7 @@ from ..analysis import Finding
 from ..analysis.assumptions import function_at
 from ..analysis.engine import parse_source
 from .arguments import uri_and_line
-from .documents import Document
+from .documents import Document, file_path
 
 if TYPE_CHECKING:
     from .server import RiskhintsServer
@@ -162,10 +162,10 @@ def _workspace_root(folder: Any, uri: str) -> Path | None:
     """The workspace folder holding the file, else the git root above it, else None."""
     if folder is not None and folder.path is not None:
         return Path(folder.path)
-    fs_path = to_fs_path(uri) if uri.startswith("file:") else None
-    if not fs_path:
+    file = file_path(uri)
+    if file is None:
         return None
-    for parent in Path(fs_path).parents:
+    for parent in file.parents:
         if (parent / ".git").exists():
             return parent
     return None

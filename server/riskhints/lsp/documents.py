@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lsprotocol import types
+from pygls.uris import to_fs_path
 from pygls.workspace.position_codec import PositionCodec
 
 from ..analysis.finding import Span
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def file_path(uri: str) -> Path | None:
+    """The file a ``file:`` URI names; None for other schemes (``untitled:``, notebook cells)."""
+    if not uri.startswith("file:"):
+        return None
+    path = to_fs_path(uri)
+    return Path(path) if path else None
 
 
 def line_starts(text: str) -> list[int]:

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.uris import to_fs_path
 
 from ..analysis import AnalysisOptions, Finding
 from ..failures.log import FailureLog
@@ -47,6 +46,7 @@ from ..failures.workspace import (
     log_path,
     relative_path,
 )
+from .documents import file_path
 
 if TYPE_CHECKING:
     from .server import RiskhintsServer
@@ -114,13 +114,6 @@ class LogRequest:
         return cls(uri, line, rule, note)
 
 
-def _file_of(uri: str) -> Path | None:
-    if not uri.startswith("file:"):
-        return None
-    path = to_fs_path(uri)
-    return Path(path) if path else None
-
-
 def _workspace(file: Path, folder: Path | None) -> Path:
     """Runs on a worker: the workspace folder holding the file, else its git repository."""
     if folder is not None and file.is_relative_to(folder):
@@ -154,7 +147,7 @@ def _analyse_from_disk(
 
 async def log_failure(ls: RiskhintsServer, request: LogRequest) -> dict[str, Any]:
     session = ls.session
-    file = _file_of(request.uri)
+    file = file_path(request.uri)
     if file is None:
         raise JsonRpcInvalidParams(f"{COMMAND}: only files can be logged, not {request.uri}")
     settings = session.settings_for(request.uri)
@@ -246,7 +239,7 @@ class FailureWatcher:
 
     def after_analysis(self, snapshot: Snapshot, result: AnalysisResult) -> None:
         """Called on the loop when ``result`` was installed for ``snapshot``: never blocks."""
-        file = _file_of(snapshot.uri)
+        file = file_path(snapshot.uri)
         if file is None:
             return
         folder = self.session.folder_for(snapshot.uri)

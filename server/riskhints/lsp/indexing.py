@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
-from pygls.uris import to_fs_path
 
+from .documents import file_path
 from .index import INDEX_MAX_FILES, FolderIndex
 
 if TYPE_CHECKING:
@@ -40,7 +39,7 @@ class Indexing:
         self.indexes: dict[str, FolderIndex] = {}  # folder uri -> index
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[None]] = set()
-        self._inference_tasks: dict[int, asyncio.Task[None]] = {}  # id(index) -> refresh
+        self._inference_tasks: dict[str, asyncio.Task[None]] = {}  # folder uri -> refresh
         # One thread: building never takes more than one of the machine's cores from the
         # analyses of open documents (which run on the session's own pool).
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskhints-index")
@@ -105,11 +104,7 @@ class Indexing:
             # Documents analysed before the walk saw only themselves: again, with the folder.
             self.reanalyse(self._open_in(folder_uri))
             progress.report(f"0/{total} modules", 0)
-
-            def report(done: int, count: int) -> None:
-                percentage = done * 100 // max(count, 1)
-                loop.call_soon_threadsafe(progress.report, f"{done}/{count} modules", percentage)
-
+            report = progress.from_thread(loop, "")
             if await loop.run_in_executor(self._executor, index.build, report):
                 log.info("indexed %s: %d modules", index.root, index.loaded())
             else:
@@ -120,15 +115,8 @@ class Indexing:
                 )
             # Then what only jedi can tell (receiver types), file by file, off the lock.
             if index.stale_inference():
-
-                def report_types(done: int, count: int) -> None:
-                    percentage = done * 100 // max(count, 1)
-                    message = f"types {done}/{count} modules"
-                    loop.call_soon_threadsafe(progress.report, message, percentage)
-
-                if await loop.run_in_executor(
-                    self._executor, index.refresh_inference, report_types
-                ):
+                report = progress.from_thread(loop, "types ")
+                if await loop.run_in_executor(self._executor, index.refresh_inference, report):
                     self.reanalyse(self._open_in(folder_uri))
         except asyncio.CancelledError:
             index.cancelled.set()
@@ -140,10 +128,14 @@ class Indexing:
             progress.end()
 
     # -- changes -----------------------------------------------------------------------------------
-    def inference_due(self, index: FolderIndex) -> None:
-        """An edit brought receivers jedi was not asked about: ask once typing pauses (the
-        index build asks about everything itself)."""
-        if index.building or self._inference_tasks.get(id(index)) is not None:
+    def inference_due(self, uri: str) -> None:
+        """An edit brought receivers jedi was not asked about (in the folder of ``uri``): ask
+        once typing pauses (the index build asks about everything itself)."""
+        folder = self.session.folder_for(uri)
+        index = self.indexes.get(folder.uri) if folder is not None else None
+        if folder is None or index is None or index.building:
+            return
+        if folder.uri in self._inference_tasks:
             return
 
         async def refresh() -> None:
@@ -151,14 +143,11 @@ class Indexing:
                 await asyncio.sleep(INFERENCE_DELAY_MS / 1000)
                 loop = asyncio.get_running_loop()
                 if await loop.run_in_executor(self._executor, index.refresh_inference, None):
-                    folder = next((u for u, i in self.indexes.items() if i is index), None)
-                    if folder is not None:
-                        self.reanalyse(self._open_in(folder))
+                    self.reanalyse(self._open_in(folder.uri))
             finally:
-                self._inference_tasks.pop(id(index), None)
+                self._inference_tasks.pop(folder.uri, None)
 
-        task = asyncio.get_running_loop().create_task(refresh())
-        self._inference_tasks[id(index)] = task
+        self._inference_tasks[folder.uri] = asyncio.get_running_loop().create_task(refresh())
 
     def track(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` on the loop, keeping a reference until it is done (and logging errors)."""
@@ -180,7 +169,7 @@ class Indexing:
     async def document_closed(self, uri: str) -> None:
         """The file on disk counts again for the modules that import it."""
         index = self.index_for(uri)
-        path = _path(uri)
+        path = file_path(uri)
         if index is None or path is None:
             return
         loop = asyncio.get_running_loop()
@@ -194,7 +183,7 @@ class Indexing:
         loop = asyncio.get_running_loop()
         touched: set[str] = set()
         for change in changes:
-            path = _path(change.uri)
+            path = file_path(change.uri)
             index = self.index_for(change.uri)
             if path is None or index is None or path.suffix != ".py":
                 continue
@@ -207,20 +196,21 @@ class Indexing:
                     touched.add(folder.uri)
         for folder_uri in touched:
             self.reanalyse(self._open_in(folder_uri))
-        for index in {id(i): i for c in changes if (i := self.index_for(c.uri))}.values():
-            if index.stale_inference():
-                self.inference_due(index)
+        for change in changes:  # importers of a changed module: jedi is asked again
+            index = self.index_for(change.uri)
+            if index is not None and index.stale_inference():
+                self.inference_due(change.uri)
 
     async def document_saved(self, uri: str) -> None:
         """jedi reads imported modules from disk: after a save, the modules importing this one
         are asked again (in the background)."""
         index = self.index_for(uri)
-        path = _path(uri)
+        path = file_path(uri)
         if index is None or path is None or index.inference is None:
             return
         loop = asyncio.get_running_loop()
         if await loop.run_in_executor(self._updates, index.saved, path):
-            self.inference_due(index)
+            self.inference_due(uri)
 
     def reanalyse(self, uris: Iterable[str], delay_ms: int = 0) -> None:
         for uri in uris:
@@ -278,16 +268,20 @@ class _Progress:
                 self.token, types.WorkDoneProgressReport(message=message, percentage=percentage)
             )
 
+    def from_thread(
+        self, loop: asyncio.AbstractEventLoop, prefix: str
+    ) -> Callable[[int, int], None]:
+        """A ``report(done, total)`` for a worker thread: ``{prefix}done/total modules``."""
+
+        def report(done: int, total: int) -> None:
+            message = f"{prefix}{done}/{total} modules"
+            loop.call_soon_threadsafe(self.report, message, done * 100 // max(total, 1))
+
+        return report
+
     def end(self) -> None:
         if self.token is not None:
             token, self.token = self.token, None
             self.session.server.work_done_progress.end(
                 token, types.WorkDoneProgressEnd(message="done")
             )
-
-
-def _path(uri: str) -> Path | None:
-    if not uri.startswith("file:"):
-        return None
-    path = to_fs_path(uri)
-    return Path(path) if path else None

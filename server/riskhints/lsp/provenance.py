@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
-from pygls.uris import to_fs_path
 
 from ..analysis import Finding, decode_source
 from ..config import Settings
@@ -43,7 +42,7 @@ from ..provenance.edits import EditTracker, Tracked
 from ..provenance.git import ai_blame_regions, changed_regions, git_root
 from ..provenance.markers import marker_regions
 from ..provenance.regions import Region, Source, merge
-from .documents import Document
+from .documents import Document, file_path
 from .line_changes import LineOp, Mark, apply_ops, line_ops
 
 if TYPE_CHECKING:
@@ -155,11 +154,6 @@ def _git_key(settings: Settings) -> tuple[Any, ...]:
     return (ai_patterns(settings) if settings.provenance_git else None, base)
 
 
-def _file(uri: str) -> Path | None:
-    path = to_fs_path(uri) if uri.startswith("file:") else None
-    return Path(path) if path else None
-
-
 class ProvenanceTracker:
     """Provenance of every open document. Only the event loop touches it."""
 
@@ -268,7 +262,7 @@ class ProvenanceTracker:
         document = self.session.documents.get(uri)
         if document is None:
             return
-        file = _file(uri)
+        file = file_path(uri)
         folder = self.session.folder_for(uri)
         store = None
         if load and file is not None and folder is not None and folder.path is not None:
@@ -344,7 +338,7 @@ class ProvenanceTracker:
         settings = self.session.settings_for(uri)
         if state is None or document is None or not settings.provenance_edits:
             return
-        if _file(uri) is None or folder is None or folder.path is None:
+        if file_path(uri) is None or folder is None or folder.path is None:
             return
         tracker = EditTracker(list(state.edits.regions))
         args = (folder.path, self.session.display_path(uri), document.text, tracker)

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
-from pygls.uris import from_fs_path, to_fs_path
+from pygls.uris import from_fs_path
 from pygls.workspace.position_codec import PositionCodec
 
 from ..analysis import AnalysisOptions, Finding, analyze_source
 from ..config import ConfigError, Settings, find_pyproject, load_pyproject, parse_settings
 from .convert import to_diagnostic
-from .documents import Document
+from .documents import Document, file_path
 from .failures import FailureWatcher
 from .index import FolderIndex
 from .indexing import Indexing
@@ -109,7 +109,7 @@ class Session:
 
     # -- settings --------------------------------------------------------------------------------
     def add_folder(self, uri: str) -> FolderConfig:
-        path = _uri_path(uri)
+        path = file_path(uri)
         folder = FolderConfig(uri, path)
         self.folders[uri] = folder
         self.reload_pyproject(folder)
@@ -131,7 +131,7 @@ class Session:
             self.warn(f"{error}; using the defaults for this folder")
 
     def folder_for(self, uri: str) -> FolderConfig | None:
-        path = _uri_path(uri)
+        path = file_path(uri)
         best: FolderConfig | None = None
         for folder in self.folders.values():
             if path is not None and folder.path is not None and path.is_relative_to(folder.path):
@@ -175,7 +175,7 @@ class Session:
     # -- documents -------------------------------------------------------------------------------
     def display_path(self, uri: str) -> str:
         folder = self.folder_for(uri)
-        path = _uri_path(uri)
+        path = file_path(uri)
         if path is not None and folder is not None and folder.path is not None:
             return path.relative_to(folder.path).as_posix()
         if path is not None:
@@ -195,11 +195,11 @@ class Session:
             return None
         settings = self.settings_for(uri)
         index = self.indexing.index_for(uri)
-        file = _uri_path(uri)
+        file = file_path(uri)
         others: list[tuple[str, Path]] = []
         if index is not None and file is not None:
             for other in self.documents:
-                other_file = _uri_path(other)
+                other_file = file_path(other)
                 if (
                     other != uri
                     and other_file is not None
@@ -282,8 +282,8 @@ class Session:
             return None
         if dependents:
             self.indexing.after_analysis(uri, dependents)
-        if inference_due and snapshot.index is not None:
-            self.indexing.inference_due(snapshot.index)
+        if inference_due:
+            self.indexing.inference_due(uri)
         current = self.documents.get(uri)
         if current is None or current.version != snapshot.version:
             return None  # closed or edited meanwhile: never publish stale results
@@ -445,10 +445,3 @@ class Session:
         self._dependents_executor.shutdown(wait=False, cancel_futures=True)
         if self._process_pool is not None:
             self._process_pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _uri_path(uri: str) -> Path | None:
-    if not uri.startswith("file:"):
-        return None
-    path = to_fs_path(uri)
-    return Path(path) if path else None

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.uris import from_fs_path, to_fs_path
+from pygls.uris import from_fs_path
 
 from ..actions.stress import StressError, stress_target_at
 from ..actions.stress_write import WrittenTest, workspace_root, write_stress_test
 from ..analysis import AnalysisOptions, Finding, analyze_source, decode_source
-from .documents import Document
+from .documents import Document, file_path
 
 if TYPE_CHECKING:
     from .server import RiskhintsServer
@@ -102,10 +102,9 @@ def register(server: RiskhintsServer) -> None:
     async def insert_stress_test(ls: LanguageServer, *arguments: Any) -> dict[str, Any]:
         session = server.session
         uri, target = _arguments(arguments)
-        fs_path = to_fs_path(uri) if uri.startswith("file:") else None
-        if not fs_path:
+        file = file_path(uri)
+        if file is None:
             raise JsonRpcInvalidParams(f"{COMMAND}: {uri} is not a file")
-        file = Path(fs_path)
         folder = session.folder_for(uri)
         settings = session.settings_for(uri)
         text: str | None = None
