@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import roots
 from ..analysis.finding import Finding
 from .stress import StressError, generate_stress_test
 
@@ -29,20 +30,12 @@ class WrittenTest:
     skipped_until: tuple[str, ...]  # factories to fill in before the test runs
 
 
-def git_root(start: Path) -> Path | None:
-    for folder in (start, *start.parents):
-        if (folder / ".git").exists():
-            return folder
-    return None
-
-
 def workspace_root(file: Path, folder: Path | None = None, fallback: Path | None = None) -> Path:
     """The workspace folder holding ``file``, else the git root above it, else ``fallback``
     (the current directory for the CLI) when it holds the file."""
-    file = file.resolve()
-    for candidate in (folder, git_root(file.parent), fallback):
-        if candidate is not None and file.is_relative_to(candidate.resolve()):
-            return candidate.resolve()
+    root = roots.workspace_root(file, folder, fallback)
+    if root is not None:
+        return root
     raise StressError(
         f"{file.name} is not inside a workspace folder or a git repository: "
         "no place to write its stress test"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .log import FailureLog, LogContents, LogProblem
 from .record import OPEN, RESOLVED, FailureRecord
 from .service import Logged, NoFinding, log_finding, pick_finding, resolutions, resolve_in_log
-from .workspace import DEFAULT_FAILURE_LOG, WorkspaceError, git_commit, git_root, log_path
+from .workspace import DEFAULT_FAILURE_LOG, WorkspaceError, git_commit, log_path
 
 __all__ = [
     "DEFAULT_FAILURE_LOG",
@@ -24,7 +24,6 @@ __all__ = [
     "NoFinding",
     "WorkspaceError",
     "git_commit",
-    "git_root",
     "log_finding",
     "log_path",
     "pick_finding",

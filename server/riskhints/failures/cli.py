@@ -22,10 +22,11 @@ from pathlib import Path
 
 from ..analysis.finding import Finding
 from ..config import Settings, find_pyproject, load_config_file, load_pyproject
+from ..roots import workspace_root
 from .log import FailureLog
 from .record import FailureRecord
 from .service import NoFinding, log_finding, pick_finding, resolve_in_log
-from .workspace import WorkspaceError, git_commit, git_root, log_path, relative_path
+from .workspace import WorkspaceError, git_commit, log_path, relative_path
 
 EXIT_OK, EXIT_ERROR = 0, 2
 
@@ -83,15 +84,9 @@ def _settings(args: argparse.Namespace, start: Path) -> tuple[Settings, Path | N
 
 
 def _workspace(start: Path, project: Path | None) -> Path:
-    start = start.resolve()
-    if project is not None and start.is_relative_to(project):
-        return project
-    root = git_root(start)
+    root = workspace_root(start, project, fallback=Path.cwd())
     if root is not None:
-        return root.resolve()
-    cwd = Path.cwd().resolve()
-    if start.is_relative_to(cwd):
-        return cwd
+        return root
     raise WorkspaceError(
         f"{start} is in no workspace (no pyproject.toml, git repository or current directory "
         f"above it): refusing to write a failure log for it"

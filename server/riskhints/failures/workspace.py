@@ -7,9 +7,9 @@ The log is written only inside the workspace; ``git`` is asked with a timeout an
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path, PurePosixPath
+
+from ..provenance.git import head_commit
 
 DEFAULT_FAILURE_LOG = ".riskhints/failures.jsonl"
 GIT_TIMEOUT_S = 3.0
@@ -19,34 +19,11 @@ class WorkspaceError(ValueError):
     """The file is outside any workspace, or the log path would leave it."""
 
 
-def _git(folder: Path, *args: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", *args],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    output = done.stdout.strip()
-    return output if done.returncode == 0 and output else None
-
-
 def git_commit(folder: Path) -> str | None:
     """``git rev-parse HEAD`` in ``folder``: None outside a repository, before the first commit,
     or when git is missing or hangs."""
     folder = folder if folder.is_dir() else folder.parent
-    return _git(folder, "rev-parse", "--verify", "--quiet", "HEAD")
-
-
-def git_root(folder: Path) -> Path | None:
-    folder = folder if folder.is_dir() else folder.parent
-    top = _git(folder, "rev-parse", "--show-toplevel")
-    return Path(top) if top else None
+    return head_commit(folder, timeout=GIT_TIMEOUT_S)
 
 
 def check_log_setting(value: str) -> str:

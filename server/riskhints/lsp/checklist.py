@@ -37,6 +37,7 @@ from ..actions.prompt import Prompt, build_prompt, prompt_file_name
 from ..analysis import Finding
 from ..analysis.assumptions import function_at
 from ..analysis.engine import parse_source
+from ..roots import workspace_root
 from .arguments import uri_and_line
 from .documents import Document, file_path
 
@@ -149,26 +150,18 @@ def register(server: RiskhintsServer) -> None:
             raise JsonRpcInvalidParams(f"{PROMPT_COMMAND}: no function at line {line + 1}")
         window = server.client_capabilities.window
         if window and window.show_document and window.show_document.support:
-            root = _workspace_root(session.folder_for(uri), uri)
+            file, folder = file_path(uri), session.folder_for(uri)
+            root = (
+                await session.in_worker(workspace_root, file, folder.path if folder else None)
+                if file is not None
+                else None
+            )
             if root is None:
                 session.warn(f"prompt not written: {path} is outside any workspace or git repo")
             else:
                 written = await session.in_worker(write_prompt, root, path, prompt)
                 _show(server, written)
         return prompt.text
-
-
-def _workspace_root(folder: Any, uri: str) -> Path | None:
-    """The workspace folder holding the file, else the git root above it, else None."""
-    if folder is not None and folder.path is not None:
-        return Path(folder.path)
-    file = file_path(uri)
-    if file is None:
-        return None
-    for parent in file.parents:
-        if (parent / ".git").exists():
-            return parent
-    return None
 
 
 def write_prompt(root: Path, path: str, prompt: Prompt) -> Path:

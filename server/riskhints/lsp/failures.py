@@ -42,10 +42,10 @@ from ..failures.service import (
 from ..failures.workspace import (
     WorkspaceError,
     git_commit,
-    git_root,
     log_path,
     relative_path,
 )
+from ..roots import workspace_root
 from .documents import file_path
 
 if TYPE_CHECKING:
@@ -116,9 +116,7 @@ class LogRequest:
 
 def _workspace(file: Path, folder: Path | None) -> Path:
     """Runs on a worker: the workspace folder holding the file, else its git repository."""
-    if folder is not None and file.is_relative_to(folder):
-        return folder
-    root = git_root(file.parent)
+    root = workspace_root(file, folder)
     if root is None:
         raise WorkspaceError(
             f"{file.name} is in no workspace folder and no git repository: not writing a "
@@ -205,17 +203,9 @@ def _resolve_in_worker(
     findings: Sequence[Finding],
     enabled: Callable[[str], bool],
     logs: dict[Path, FailureLog],
-    git_roots: dict[Path, Path | None],
 ) -> list[FailureRecord]:
-    """Runs on a worker. ``logs`` and ``git_roots`` are the watcher's caches (a log object is
-    thread-safe; ``dict.setdefault`` keeps two workers from installing two for one file), so a
-    file outside the workspace folders costs one ``git`` call per folder, not one per edit."""
-    if folder is None:
-        if file.parent not in git_roots:
-            git_roots[file.parent] = git_root(file.parent)
-        folder = git_roots[file.parent]
-        if folder is None:
-            return []
+    """Runs on a worker. ``logs`` is the watcher's cache (a log object is thread-safe;
+    ``dict.setdefault`` keeps two workers from installing two for one file)."""
     try:
         workspace = _workspace(file, folder)
         path = log_path(workspace, setting)
@@ -234,7 +224,6 @@ class FailureWatcher:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._logs: dict[Path, FailureLog] = {}
-        self._git_roots: dict[Path, Path | None] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def after_analysis(self, snapshot: Snapshot, result: AnalysisResult) -> None:
@@ -268,7 +257,6 @@ class FailureWatcher:
                 result.unscoped,  # a finding the scope hides is not resolved
                 snapshot.options.enabled,
                 self._logs,
-                self._git_roots,
             )
         except Exception:  # the log must never break the analysis it follows
             log.exception("could not update the failure log for %s", snapshot.uri)

@@ -8,6 +8,7 @@ give fewer regions. Callers in the server run this off the event loop.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Sequence
@@ -47,6 +48,8 @@ def run_git(args: Sequence[str], cwd: Path, timeout: float = GIT_TIMEOUT_S) -> G
             timeout=timeout,
             check=False,
             stdin=subprocess.DEVNULL,
+            # Read-only: never take the index lock a user's own git command may need.
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
         )
     except (OSError, subprocess.TimeoutExpired):
         return GitResult(False, "")
@@ -59,8 +62,9 @@ def git_root(path: Path) -> Path | None:
     return Path(result.stdout.strip()) if result.ok and result.stdout.strip() else None
 
 
-def head_commit(root: Path) -> str | None:
-    result = run_git(["rev-parse", "--verify", "-q", "HEAD"], root)
+def head_commit(root: Path, timeout: float = GIT_TIMEOUT_S) -> str | None:
+    """The commit checked out in the repository holding ``root`` (None before the first one)."""
+    result = run_git(["rev-parse", "--verify", "-q", "HEAD"], root, timeout)
     sha = result.stdout.strip()
     return sha if result.ok and _SHA.match(sha) else None
 
