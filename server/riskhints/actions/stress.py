@@ -25,7 +25,7 @@ import ast
 import keyword
 import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -1049,38 +1049,37 @@ def _fit(line: str, width: int = 100) -> list[str]:
     return [head, *(f"{indent}    {argument}," for argument in arguments), indent + tail]
 
 
-def _matching_paren(text: str, opening: int) -> int:
+def _code_characters(text: str) -> Iterator[tuple[int, str, int]]:
+    """``(index, character, bracket depth after it)`` for each character outside string
+    literals (enough for the one-line calls the generator writes)."""
     depth, quote = 0, ""
-    for index in range(opening, len(text)):
-        char = text[index]
+    for index, char in enumerate(text):
         if quote:
             if char == quote and text[index - 1] != "\\":
                 quote = ""
-        elif char in "\"'":
+            continue
+        if char in "\"'":
             quote = char
-        elif char in "([{":
+            continue
+        if char in "([{":
             depth += 1
         elif char in ")]}":
             depth -= 1
-            if depth == 0:
-                return index
+        yield index, char, depth
+
+
+def _matching_paren(text: str, opening: int) -> int:
+    for index, char, depth in _code_characters(text[opening:]):
+        if char in ")]}" and depth == 0:
+            return opening + index
     return -1
 
 
 def _split_arguments(text: str) -> list[str]:
     parts: list[str] = []
-    depth, quote, start = 0, "", 0
-    for index, char in enumerate(text):
-        if quote:
-            if char == quote and text[index - 1] != "\\":
-                quote = ""
-        elif char in "\"'":
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif char == "," and depth == 0:
+    start = 0
+    for index, char, depth in _code_characters(text):
+        if char == "," and depth == 0:
             parts.append(text[start:index].strip())
             start = index + 1
     parts.append(text[start:].strip())
