@@ -660,20 +660,12 @@ def _collect_types(facts: ModuleFacts, module_scope: Scope, tree: ast.Module) ->
         facts.classes[qualname] = ClassFacts(qualname, node.name, node, bases)
 
     for stmt in _top_level(tree.body, (ast.If, ast.Try)):
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-            target = stmt.targets[0]
-            if isinstance(target, ast.Name):
-                type_name = module_scope.value_type(stmt.value)
-                if type_name:
-                    facts.global_types[target.id] = type_name
-                    if _is_binary_semaphore(type_name, stmt.value):
-                        facts.binary_semaphores.add(f"{facts.module}.{target.id}")
-        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-            type_name = module_scope.annotation_type(stmt.annotation) or module_scope.value_type(
-                stmt.value
-            )
-            if type_name:
-                facts.global_types[stmt.target.id] = type_name
+        typed = _typed_name(stmt, module_scope)
+        if typed is not None:
+            global_name, global_type, binary = typed
+            facts.global_types[global_name] = global_type
+            if binary:
+                facts.binary_semaphores.add(f"{facts.module}.{global_name}")
 
     for node, qualname in class_nodes:
         cls = facts.classes[qualname]
@@ -681,20 +673,11 @@ def _collect_types(facts: ModuleFacts, module_scope: Scope, tree: ast.Module) ->
         for stmt in node.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 cls.methods[stmt.name] = f"{qualname}.{stmt.name}"
-            elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-                target = stmt.targets[0]
-                if isinstance(target, ast.Name):
-                    type_name = class_scope.value_type(stmt.value)
-                    if type_name:
-                        cls.attr_types[target.id] = type_name
-                        if _is_binary_semaphore(type_name, stmt.value):
-                            facts.binary_semaphores.add(f"{qualname}.{target.id}")
-            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-                type_name = class_scope.annotation_type(stmt.annotation) or class_scope.value_type(
-                    stmt.value
-                )
-                if type_name:
-                    cls.attr_types[stmt.target.id] = type_name
+            elif (typed := _typed_name(stmt, class_scope)) is not None:
+                attr, attr_type, binary = typed
+                cls.attr_types[attr] = attr_type
+                if binary:
+                    facts.binary_semaphores.add(f"{qualname}.{attr}")
         # ``self.x = <typed value>`` in any method; __init__ first so it wins.
         methods = [s for s in node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
         methods.sort(key=lambda m: m.name != "__init__")
@@ -734,6 +717,21 @@ def _collect_types(facts: ModuleFacts, module_scope: Scope, tree: ast.Module) ->
                     and target.value.id == self_name
                 ):
                     cls.instance_attrs.add(target.attr)
+
+
+def _typed_name(stmt: ast.stmt, scope: Scope) -> tuple[str, str, bool] | None:
+    """``name = <typed value>`` or ``name: T [= value]`` in a module or class body: the name,
+    its type, and whether the (unannotated) value is a binary semaphore."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        target = stmt.targets[0]
+        type_name = scope.value_type(stmt.value) if isinstance(target, ast.Name) else None
+        if isinstance(target, ast.Name) and type_name:
+            return target.id, type_name, _is_binary_semaphore(type_name, stmt.value)
+    elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+        type_name = scope.annotation_type(stmt.annotation) or scope.value_type(stmt.value)
+        if type_name:
+            return stmt.target.id, type_name, False
+    return None
 
 
 def _is_binary_semaphore(type_name: str, value: ast.AST | None) -> bool:
