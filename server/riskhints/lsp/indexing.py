@@ -214,9 +214,10 @@ class Indexing:
 
     def reanalyse(self, uris: Iterable[str], delay_ms: int = 0) -> None:
         for uri in uris:
-            if delay_ms and self.session.is_pending(uri, dependent=False):
-                continue  # edited meanwhile: its own analysis is due anyway
-            self.session.schedule(uri, delay_ms=delay_ms, dependent=True)
+            # A pending analysis of the document's own edit may already have run against the
+            # old module: it is replaced, and stays one of its own (published whatever it finds).
+            own_edit = self.session.is_pending(uri, dependent=False)
+            self.session.schedule(uri, delay_ms=delay_ms, dependent=not own_edit)
 
     def _open_in(self, folder_uri: str) -> list[str]:
         session = self.session

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import multiprocessing
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -269,21 +269,17 @@ class Session:
                     snapshot.path,
                     snapshot.options,
                 )
-            result, dependents, inference_due = await loop.run_in_executor(
-                self._dependents_executor if dependent else self._executor,
-                self._analyze_indexed,
-                snapshot,
-                document,
-                self.codec,
-                findings,
+            executor = self._dependents_executor if dependent else self._executor
+            work = executor.submit(self._analyze_indexed, snapshot, document, self.codec, findings)
+            # What the analysis changed in the index is passed on even when this run is then
+            # superseded: the next run of this text would see nothing left to announce.
+            work.add_done_callback(
+                lambda done: loop.call_soon_threadsafe(self._pass_on_changes, uri, done)
             )
+            result, _, _ = await asyncio.wrap_future(work, loop=loop)
         except Exception:  # the engine confines rule errors; this is the last line of defence
             log.exception("analysis of %s (version %s) failed", uri, snapshot.version)
             return None
-        if dependents:
-            self.indexing.after_analysis(uri, dependents)
-        if inference_due:
-            self.indexing.inference_due(uri)
         current = self.documents.get(uri)
         if current is None or current.version != snapshot.version:
             return None  # closed or edited meanwhile: never publish stale results
@@ -301,6 +297,19 @@ class Session:
                 )
             )
         return result
+
+    def _pass_on_changes(
+        self, uri: str, done: Future[tuple[AnalysisResult, list[str], bool]]
+    ) -> None:
+        """On the loop, after a worker's analysis of ``uri`` (current or not): re-analyse the
+        open documents that depend on its new text, and ask jedi about new receivers."""
+        if done.cancelled() or done.exception() is not None:
+            return
+        _, dependents, inference_due = done.result()
+        if dependents:
+            self.indexing.after_analysis(uri, dependents)
+        if inference_due:
+            self.indexing.inference_due(uri)
 
     def _big_document_pool(self) -> ProcessPoolExecutor:
         if self._process_pool is None:
