@@ -255,9 +255,14 @@ class FolderIndex:
         with self.lock:
             return len(self.inference.stale) if self.inference is not None else 0
 
-    def refresh_inference(self, report: Callable[[int, int], None] | None = None) -> bool:
+    def refresh_inference(
+        self, report: Callable[[int, int], None] | None = None, freeze: bool = False
+    ) -> bool:
         """Ask jedi about the receivers of stale files, one file at a time and outside the
-        lock, then re-read the files whose answers changed. True when any did."""
+        lock, then re-read the files whose answers changed. True when any did. ``freeze``:
+        the pass of the background build, whose jedi caches live as long as the index: kept
+        out of the cycle collector like the index (see ``build``), or every collection during
+        later edits walks them (a 0.9 s pause was measured)."""
         sticky = self.inference
         if sticky is None:
             return False
@@ -291,6 +296,9 @@ class FolderIndex:
             done += 1
             if report is not None:
                 report(done, done + pending)
+        if freeze:
+            gc.collect()  # once: jedi's garbage goes, its caches are frozen with the index
+            gc.freeze()
         return changed
 
 

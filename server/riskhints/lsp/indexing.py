@@ -9,6 +9,7 @@ their own lock (see ``lsp/index.py``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 from collections.abc import Callable, Coroutine, Iterable, Sequence
@@ -116,7 +117,8 @@ class Indexing:
             # Then what only jedi can tell (receiver types), file by file, off the lock.
             if index.stale_inference():
                 report = progress.from_thread(loop, "types ")
-                if await loop.run_in_executor(self._executor, index.refresh_inference, report):
+                refresh = functools.partial(index.refresh_inference, report, freeze=True)
+                if await loop.run_in_executor(self._executor, refresh):
                     self.reanalyse(self._open_in(folder_uri))
         except asyncio.CancelledError:
             index.cancelled.set()
