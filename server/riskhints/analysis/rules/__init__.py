@@ -9,7 +9,8 @@ from .registry import RuleContext, RuleSpec, all_rules, get_rule, rule
 
 @functools.cache
 def ensure_loaded() -> None:
-    from . import data, event_loop, locks, meta, state, tasks, web  # noqa: F401
+    from . import event_loop, locks, meta, state, tasks, thread_state  # noqa: F401
+    from .frameworks import aiohttp, celery, django, sqlalchemy  # noqa: F401
 
 
 __all__ = ["RuleContext", "RuleSpec", "all_rules", "ensure_loaded", "get_rule", "rule"]

@@ -12,8 +12,8 @@ from ..facts import CallSite, FunctionFacts, position_key
 from ..finding import Evidence, Finding, Severity
 from ..knowledge.primitives import CALLBACK_PARAMS
 from ..summaries import LOOP_RUNNERS, Chain, Program, sorted_calls
+from .frameworks.entries import entry_label
 from .registry import RuleContext, rule
-from .web import entry_label
 
 BLOCKING_CALL = "RH101"
 BLOCKING_VIA_HELPER = "RH102"
