@@ -214,6 +214,10 @@ def test_check_then_act_without_a_call_to_count_asks_for_a_check(tmp_path: Path)
                 if key not in _seen:
                     await asyncio.sleep(0.01)
                     _seen.add(key)
+
+
+            async def remember_all(keys: list[str]) -> None:
+                await asyncio.gather(*(remember(key) for key in keys))
             """,
             "remember",
         )

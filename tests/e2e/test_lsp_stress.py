@@ -49,6 +49,10 @@ SOURCE = textwrap.dedent(
 
     def format_rate(value: float) -> str:
         return f"{value:.4f}"
+
+
+    async def quote_all(cache: RateCache, pairs: list[str]) -> list[float]:
+        return await asyncio.gather(*(cache.rate(pair) for pair in pairs))
     '''
 )
 

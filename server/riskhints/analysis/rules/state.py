@@ -13,7 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..facts import FunctionFacts, Held, Scope
-from ..finding import Finding, Severity
+from ..finding import Evidence, Finding, Severity, Span
+from ..summaries import Chain
+from .concurrency import (
+    TaskContext,
+    awaits_without_suspending,
+    takes_async_lock,
+    task_contexts,
+)
 from .registry import RuleContext, rule
 from .tasks import _is_await_point, _own_nodes
 
@@ -58,33 +65,114 @@ def check_then_act_across_await(ctx: RuleContext) -> Iterator[Finding]:
     one connection leaks, or a counter loses an update, or a cache entry is computed twice and
     the slower (older) value wins. Only module, class and instance state counts; a check made
     while an ``asyncio.Lock`` is held is safe, and so is a re-check of the same state under a
-    lock taken after the first check (double-checked locking)."""
+    lock taken after the first check (double-checked locking).
+
+    It is a race only when two tasks can be there at once, so the finding needs evidence that
+    the function runs in several tasks concurrently — on the same object, for state on
+    ``self``: an async route or handler, a coroutine started several times with
+    ``create_task``/``gather`` (or a task group), a per-connection server handler, or a
+    function that takes an asyncio lock itself and is therefore written for concurrent tasks. A
+    per-request object driven by one task, or an await that can never give the loop away (a
+    workspace coroutine with no await point inside), is not reported. When the tasks start in
+    another file, the finding is reported there, at the call that leads here."""
+    program = ctx.program
+    contexts = task_contexts(program)
     for fn in ctx.async_functions():
         if fn.is_module_scope:
             continue
-        excluded_at = {
-            id(site.node) for site in fn.awaits if any(_excludes(ctx, h) for h in site.held)
-        }
-        reported: set[int] = set()
-        for race in races_in(ctx, fn):
-            if id(race.await_point) in reported | excluded_at:
-                continue  # a lock is held across the whole check-await-update
-            reported.add(id(race.await_point))
-            yield ctx.finding(
-                CHECK_THEN_ACT,
-                race.await_point,
-                f"check-then-act across an await in `{fn.display}`: `{race.state}` is checked, "
-                f"then other tasks run at this await before it is updated — two tasks can "
-                f"both pass the check",
-                function=fn,
-                evidence=(
-                    ctx.evidence(race.check, f"{race.state} checked here"),
-                    ctx.evidence(race.write, f"{race.state} updated here, after the await"),
-                ),
-                assumptions=(
-                    f"only one task at a time runs `{fn.display}` past the check of `{race.state}`",
-                ),
-            )
+        for race in _reportable_races(ctx, fn):
+            reason = _local_reason(ctx, fn, race, contexts.get(fn.qualname, {}).get(ctx.path))
+            if reason is None:
+                continue
+            yield _race_finding(ctx, ctx.span(race.await_point), fn, race, ctx, reason)
+    for qualname, by_origin in contexts.items():
+        context = by_origin.get(ctx.path)
+        target = program.function(qualname)
+        if context is None or target is None or program.module_of(target) is ctx.module:
+            continue  # only tasks started here whose function lives in another file
+        home = RuleContext(program.module_of(target), program)
+        for race in _reportable_races(home, target):
+            if not _needs_shared_self(target, race) or context.shared_self:
+                if _design_reason(home, target, race) is not None:
+                    continue  # reported in its own file already
+                crossing = _crossing_call(ctx, context)
+                yield _race_finding(ctx, crossing, target, race, home, context.chain)
+
+
+def _reportable_races(ctx: RuleContext, fn: FunctionFacts) -> Iterator[Race]:
+    """The races of ``fn`` not excluded by a lock held across them, one per await point."""
+    excluded_at = {id(site.node) for site in fn.awaits if any(_excludes(ctx, h) for h in site.held)}
+    reported: set[int] = set()
+    for race in races_in(ctx, fn):
+        if id(race.await_point) in reported | excluded_at:
+            continue  # a lock is held across the whole check-await-update
+        reported.add(id(race.await_point))
+        yield race
+
+
+def _local_reason(
+    ctx: RuleContext, fn: FunctionFacts, race: Race, context: TaskContext | None
+) -> Chain | None:
+    """The evidence, in this file, that two tasks can run ``fn`` past the check at once."""
+    if context is not None:
+        if context.shared_self or not _needs_shared_self(fn, race):
+            return context.chain
+    design = _design_reason(ctx, fn, race)
+    return (design,) if design is not None else None
+
+
+def _design_reason(ctx: RuleContext, fn: FunctionFacts, race: Race) -> Evidence | None:
+    return takes_async_lock(ctx.program, fn)
+
+
+def _needs_shared_self(fn: FunctionFacts, race: Race) -> bool:
+    """State on ``self`` is shared only when the tasks share the object."""
+    self_name = fn.scope.self_name
+    if self_name is None or "builtins.classmethod" in fn.decorators:
+        return False
+    return race.state == self_name or race.state.startswith(self_name + ".")
+
+
+def _crossing_call(ctx: RuleContext, context: TaskContext) -> Span:
+    """The last step of the chain still in this file: the call that leads into the other one."""
+    span = context.chain[0].span
+    for step in context.chain:
+        if step.path != ctx.path:
+            break
+        span = step.span
+    return span
+
+
+def _race_finding(
+    ctx: RuleContext,
+    where: Span,
+    fn: FunctionFacts,
+    race: Race,
+    home: RuleContext,
+    reason: Chain,
+) -> Finding:
+    elsewhere = home.path != ctx.path
+    subject = f"`{fn.display}`" + (f" (in {home.path})" if elsewhere else "")
+    return ctx.finding(
+        CHECK_THEN_ACT,
+        where,
+        f"check-then-act across an await in {subject}: `{race.state}` is checked, then other "
+        f"tasks run at the await before it is updated — two tasks can both pass the check",
+        function=fn if not elsewhere else None,
+        evidence=(
+            *reason,
+            *(
+                (home.evidence(race.await_point, "other tasks run at this await"),)
+                if elsewhere
+                else ()
+            ),
+            home.evidence(race.check, f"{race.state} checked here"),
+            home.evidence(race.write, f"{race.state} updated here, after the await"),
+        ),
+        assumptions=(
+            f"only one task at a time runs `{fn.display}` past the check of `{race.state}`",
+        ),
+    )
 
 
 def _excludes(ctx: RuleContext, held: Held) -> bool:
@@ -127,7 +215,11 @@ def _race_on_path(
     write, state = found
     if _rechecked(ctx, fn, path, write, state, globals_):
         return None  # the inner check is judged on its own (double-checked locking)
-    awaits = _awaits_before(path, write)
+    awaits = [
+        point
+        for point in _awaits_before(path, write)
+        if not awaits_without_suspending(ctx.program, fn, point)
+    ]
     if not awaits:
         return None
     if _is_teardown(write, state, awaits):
@@ -145,7 +237,7 @@ def _declared_globals(fn: FunctionFacts) -> set[str]:
 
 def _statement_blocks(root: ast.AST) -> Iterator[list[ast.stmt]]:
     """Every statement list of a function body, not entering nested scopes."""
-    for node in _own_nodes(root):
+    for node in _own_nodes(root, enter=True):
         for name in ("body", "orelse", "finalbody"):
             block = getattr(node, name, None)
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
@@ -299,11 +391,11 @@ def _rechecked(
     state: str,
     globals_: set[str],
 ) -> bool:
-    """Is ``write`` inside an inner ``if`` that checks ``state`` again?"""
+    """Is ``write`` inside an inner ``if`` (or ``while``) that checks ``state`` again?"""
     for stmt in path:
         for node in _own_nodes(stmt):
             if (
-                isinstance(node, ast.If)
+                isinstance(node, (ast.If, ast.While))
                 and _contains(node, write)
                 and state in _shared_reads(ctx, fn, node.test, globals_)
             ):
@@ -311,25 +403,48 @@ def _rechecked(
     return False
 
 
+#: ``await asyncio.gather(self._task)`` and friends wait for the objects they are given.
+_WAITERS = frozenset({"gather", "wait", "wait_for", "shield"})
+
+
 def _is_teardown(write: ast.AST, state: str, awaits: list[ast.AST]) -> bool:
     """``if self._task: self._task.cancel(); await self._task; self._task = None`` — clearing
-    state after awaiting the object itself (or a method on it, like ``close()``) is an
-    idempotent shutdown, not a race worth reporting."""
-    if not (
-        isinstance(write, ast.Assign)
-        and isinstance(write.value, ast.Constant)
-        and write.value.value is None
-    ):
+    state after awaiting the object itself (a method on it, like ``close()``, or
+    ``asyncio.gather``/``wait`` on it) is an idempotent shutdown, not a race worth reporting.
+    The first await must be on the checked object; the write must clear it (``None``, an
+    empty container, ``.clear()``, ``del``)."""
+    if not _clears(write, state) or not isinstance(awaits[0], ast.Await):
         return False
-    for point in awaits:
-        if not isinstance(point, ast.Await):
-            return False
-        awaited = point.value
-        if isinstance(awaited, ast.Call) and isinstance(awaited.func, ast.Attribute):
-            awaited = awaited.func.value
-        if ast.unparse(awaited) != state:
-            return False
-    return True
+    awaited = awaits[0].value
+    if isinstance(awaited, ast.Call):
+        func = awaited.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name in _WAITERS:
+            arguments = [a.value if isinstance(a, ast.Starred) else a for a in awaited.args]
+            return any(ast.unparse(a) == state for a in arguments)
+        if isinstance(func, ast.Attribute):
+            awaited = func.value
+    return ast.unparse(awaited) == state
+
+
+def _clears(write: ast.AST, state: str) -> bool:
+    if isinstance(write, ast.Delete):
+        return True
+    if isinstance(write, ast.Call) and isinstance(write.func, ast.Attribute):
+        return write.func.attr == "clear" and ast.unparse(write.func.value) == state
+    if not isinstance(write, (ast.Assign, ast.AnnAssign)) or write.value is None:
+        return False
+    value = write.value
+    if isinstance(value, ast.Constant):
+        return value.value is None or value.value is False
+    if isinstance(value, (ast.List, ast.Dict, ast.Set, ast.Tuple)):
+        return not getattr(value, "elts", getattr(value, "keys", None))
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Name)
+        and value.func.id in ("set", "dict", "list")
+        and not value.args
+    )
 
 
 def _contains(outer: ast.AST, inner: ast.AST) -> bool:

@@ -287,16 +287,20 @@ def swallowed_cancellation(ctx: RuleContext) -> Iterator[Finding]:
                     )
 
 
-def _own_nodes(root: ast.AST) -> Iterator[ast.AST]:
-    """Nodes of a function body, not entering nested functions, lambdas or classes."""
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+def _own_nodes(root: ast.AST, *, enter: bool = False) -> Iterator[ast.AST]:
+    """Nodes of a statement of a function body, not entering nested functions, lambdas or
+    classes: a nested ``async def`` statement yields only itself (its awaits run when it is
+    called, not here). ``enter=True`` walks the body of ``root`` itself (a function)."""
     stack = [root]
     while stack:
         node = stack.pop()
         yield node
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-                continue
-            stack.append(child)
+        if isinstance(node, _SCOPES) and not (enter and node is root):
+            continue
+        stack.extend(c for c in ast.iter_child_nodes(node) if not isinstance(c, _SCOPES))
 
 
 def _is_await_point(node: ast.AST) -> bool:
