@@ -18,7 +18,7 @@ from .analysis.digests import digest
 from .analysis.finding import Finding, Severity, Span
 from .analysis.options import AnalysisOptions
 from .cache import FindingsCache
-from .cli_common import display_path
+from .cli.common import display_path
 
 if TYPE_CHECKING:
     from .analysis.workspace import ModuleAnalysis

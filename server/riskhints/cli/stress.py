@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli_common import display_path, fail
+from .common import display_path, fail
 
 EXIT_OK, EXIT_ERROR = 0, 2
 
@@ -41,10 +41,10 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .actions.stress import StressError
-    from .actions.stress_write import workspace_root, write_stress_test
-    from .analysis import analyze_source, decode_source
-    from .config import ConfigError, Settings, find_pyproject, load_pyproject, parse_settings
+    from ..actions.stress import StressError
+    from ..actions.stress_write import workspace_root, write_stress_test
+    from ..analysis import analyze_source, decode_source
+    from ..config import ConfigError, Settings, find_pyproject, load_pyproject, parse_settings
 
     file_name, _, function = str(args.location).rpartition(":")
     if not file_name or not function:

@@ -13,7 +13,7 @@ import pytest
 
 from riskhints.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 LOCK_ACROSS_AWAIT = textwrap.dedent(
     """\

@@ -1,4 +1,4 @@
-"""``riskhints failures add | report | sync``: the failure log from the command line.
+"""What ``riskhints failures add | report | sync`` do (their parser: :mod:`riskhints.cli.failures`).
 
 - ``add FILE:LINE [--rule RHnnn] [--note TEXT]`` analyses the file and logs the finding at that
   line (exit 2 with the reason when there is none, or several and no ``--rule``).
@@ -29,30 +29,6 @@ from .service import NoFinding, log_finding, pick_finding, resolve_in_log
 from .workspace import WorkspaceError, git_commit, log_path, relative_path
 
 EXIT_OK, EXIT_ERROR = 0, 2
-
-
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    failures = commands.add_parser("failures", help="the log of AI assistant failures")
-    actions = failures.add_subparsers(dest="failures_command", metavar="ACTION", required=True)
-
-    add = actions.add_parser("add", help="log the finding at FILE:LINE as an AI failure")
-    add.add_argument("location", metavar="FILE:LINE", help="where the finding is (1-based line)")
-    add.add_argument("--rule", metavar="RHnnn", help="which finding, when a line has several")
-    add.add_argument("--note", metavar="TEXT", help="what was asked, what went wrong")
-    add.add_argument("--format", choices=("text", "json"), default="text")
-
-    report = actions.add_parser("report", help="counts, trends and the worst examples")
-    report.add_argument("--since", metavar="WHEN", help="7d, 12h, 2w, or a date (2025-03-01)")
-    report.add_argument("--format", choices=("markdown", "json"), default="markdown")
-    report.add_argument("--limit", type=int, default=5, metavar="N", help="worst examples shown")
-    report.add_argument("-o", "--output", type=Path, help="write the report to a file")
-
-    sync = actions.add_parser("sync", help="append resolutions for logged failures now fixed")
-    sync.add_argument("paths", nargs="*", type=Path, help="only these files or folders")
-
-    for parser in (add, report, sync):
-        parser.add_argument("--config", type=Path, metavar="FILE", help="settings file")
-        parser.add_argument("--log", type=Path, metavar="FILE", help="the log (default: setting)")
 
 
 def run(args: argparse.Namespace) -> int:

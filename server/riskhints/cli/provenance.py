@@ -17,14 +17,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .analysis.finding import Finding
-from .cli_common import display_path
-from .config import ConfigError, Settings
-from .provenance.collect import apply_scope, file_regions
-from .provenance.git import git_root, head_commit, run_git
-from .provenance.regions import Region
+from .common import display_path, err, load_settings
+
+if TYPE_CHECKING:
+    from ..analysis.finding import Finding
+    from ..config import Settings
+    from ..provenance.regions import Region
 
 _GIT_THREADS = 8
 
@@ -58,7 +58,6 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--config", type=Path, metavar="FILE", help="pyproject.toml or riskhints.toml"
     )
-    parser.set_defaults(select=[], ignore=[])  # read by cli.load_settings
 
 
 class _Roots:
@@ -68,6 +67,8 @@ class _Roots:
         self._by_folder: dict[Path, Path | None] = {}
 
     def of(self, file: Path) -> Path | None:
+        from ..provenance.git import git_root
+
         folder = file.parent
         if folder not in self._by_folder:
             root = git_root(folder) if folder.is_dir() else None
@@ -85,6 +86,8 @@ def _relative(file: Path, root: Path) -> str | None:
 def collect(
     path: str, settings: Settings, include_diff: bool, workspace: Path | None, roots: _Roots
 ) -> FileProvenance:
+    from ..provenance.collect import file_regions
+
     file = Path(path).resolve()
     try:
         text = file.read_text(encoding="utf-8", errors="replace")
@@ -122,6 +125,8 @@ def collect_many(
 
 
 def base_is_known(root: Path, base: str) -> bool:
+    from ..provenance.git import run_git
+
     return run_git(["rev-parse", "--verify", "-q", f"{base}^{{commit}}"], root).ok
 
 
@@ -134,6 +139,10 @@ def scope_findings(
     repository holding findings (a shallow CI checkout without it): passing silently there
     would hide every finding in the change.
     """
+    from ..analysis.finding import Finding
+    from ..config import ConfigError
+    from ..provenance.collect import apply_scope
+
     paths = list(dict.fromkeys(f.path for f in findings))
     if not paths:
         return list(findings)
@@ -142,7 +151,7 @@ def scope_findings(
     if unknown_base and settings.scope == "changed":
         raise ConfigError(_missing_base(unknown_base[0], settings.base))
     for root in unknown_base:
-        _err(f"note: {_missing_base(root, settings.base)}; no finding counts as changed")
+        err(f"note: {_missing_base(root, settings.base)}; no finding counts as changed")
     if settings.scope != "all":
         _note_outside(list(known.values()), settings)
     out: list[Finding] = []
@@ -156,6 +165,8 @@ def scope_findings(
 def bases_missing(files: list[FileProvenance], base: str) -> list[Path]:
     """Repository roots among ``files`` where ``base`` is not a commit (a first commit being
     made, base HEAD, is fine: every line is new)."""
+    from ..provenance.git import head_commit
+
     missing: list[Path] = []
     for root in sorted({f.root for f in files if f.root is not None}):
         first_commit = base == "HEAD" and head_commit(root) is None
@@ -177,17 +188,20 @@ def _note_outside(files: list[FileProvenance], settings: Settings) -> None:
         why = "git is not installed" if shutil.which("git") is None else "not in a git repository"
         more = f" and {len(outside) - 3} more" if len(outside) > 3 else ""
         shown = ", ".join(outside[:3]) + more
-        _err(
+        err(
             f"note: {why} ({shown}): nothing there can count as AI-suggested or changed "
             f"except `# riskhints: ai-begin` regions, so --scope {settings.scope} drops "
             f"its findings"
         )
 
 
-def run(args: argparse.Namespace, settings: Settings, workspace: Path) -> int:
+def run(args: argparse.Namespace) -> int:
+    from ..config import ConfigError
+
+    settings, workspace = load_settings(args, args.files[0])
     for file in args.files:
         if not file.is_file():
-            _err(f"error: {file}: no such file")
+            err(f"error: {file}: no such file")
             return 2
     include_diff = args.base is not None
     shown = [display_path(f) for f in args.files]
@@ -209,12 +223,12 @@ def run(args: argparse.Namespace, settings: Settings, workspace: Path) -> int:
         return 0
     for path, result in zip(shown, files, strict=True):
         if result.root is None:
-            _err(f"note: {path}: not in a git repository (or no git): only markers and edits count")
+            err(f"note: {path}: not in a git repository (or no git): only markers and edits count")
         for region in result.regions or ():
             where = f"{path}:{region.start}-{region.end}"
             sys.stdout.write(f"{where}: {_kind(region)} ({region.detail})\n")
         if not result.regions:
-            _err(f"{path}: no AI-suggested{' or changed' if include_diff else ''} lines found")
+            err(f"{path}: no AI-suggested{' or changed' if include_diff else ''} lines found")
     return 0
 
 
@@ -230,7 +244,3 @@ def _region_dict(region: Region) -> dict[str, Any]:
         "source": region.source,
         "detail": region.detail,
     }
-
-
-def _err(message: str) -> None:
-    sys.stderr.write(f"riskhints: {message}\n")

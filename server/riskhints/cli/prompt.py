@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli_common import display_path, fail
+from .common import display_path, fail
 
 EXIT_OK, EXIT_ERROR = 0, 2
 
@@ -26,9 +26,9 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .actions.prompt import build_prompt
-    from .analysis import analyze_source, decode_source
-    from .config import Settings, find_pyproject, load_pyproject
+    from ..actions.prompt import build_prompt
+    from ..analysis import analyze_source, decode_source
+    from ..config import Settings, find_pyproject, load_pyproject
 
     file, line = _location(args.location)
     if file is None or line is None:

@@ -11,7 +11,7 @@ import pytest
 
 from riskhints.cli import main
 
-from .failures.samples import LOCK_LINE, PRICES_BAD, PRICES_FIXED, SLEEP_LINE
+from ..failures.samples import LOCK_LINE, PRICES_BAD, PRICES_FIXED, SLEEP_LINE
 
 
 @pytest.fixture

@@ -1,0 +1,76 @@
+"""Each subcommand imports only what it uses: the parser imports no third-party package, and
+libcst, jedi, rich and pygls load only for the commands (and settings) that need them. Run in a
+fresh interpreter per case, since this process has imported everything already."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("libcst", "jedi", "rich", "pygls", "lsprotocol")
+
+PROBE = """\
+import json, sys
+from riskhints.cli import main
+code = main(sys.argv[1:])
+loaded = sorted({name.split(".")[0] for name in sys.modules} & set(HEAVY))
+sys.__stdout__.write("\\n" + json.dumps({"code": code, "loaded": loaded}) + "\\n")
+"""
+
+
+def imported_by(cwd: Path, *args: str) -> tuple[int, set[str]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "server")}
+    result = subprocess.run(
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{PROBE}", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    return last["code"], set(last["loaded"])
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'shop'\n")
+    (tmp_path / "orders.py").write_text(
+        "import threading\n\n_lock = threading.Lock()\n\n\n"
+        "async def refresh(client, key):\n    with _lock:\n        return await client.get(key)\n"
+    )
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--version",), ("rules",), ("settings",), ("provenance", "orders.py")],
+    ids=["version", "rules", "settings", "provenance"],
+)
+def test_commands_that_need_no_third_party_package_import_none(project: Path, args) -> None:
+    code, loaded = imported_by(project, *args)
+    assert code == 0
+    assert loaded == set()
+
+
+def test_check_without_inference_loads_neither_jedi_nor_libcst_nor_rich(project: Path) -> None:
+    (project / "pyproject.toml").write_text('[tool.riskhints]\ninference = "off"\n')
+    code, loaded = imported_by(project, "check", "--no-cache", "orders.py")
+    assert code == 1
+    assert loaded == set()
+
+
+def test_check_asks_jedi_about_a_receiver_the_syntax_cannot_type(project: Path) -> None:
+    (project / "health.py").write_text(
+        "import httpx\n\n\ndef make_client():\n    return httpx.Client()\n\n\n"
+        "async def health():\n    client = make_client()\n    return client.get('/health')\n"
+    )
+    code, loaded = imported_by(project, "check", "--no-cache", "health.py")
+    assert code == 1
+    assert loaded == {"jedi"}
