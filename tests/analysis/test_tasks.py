@@ -103,7 +103,10 @@ def test_cancelling_every_element_then_gathering_them_is_not_swallowing() -> Non
     assert _lines(source, "RH303") == []
 
 
-def test_gathering_tasks_that_were_not_cancelled_still_swallows() -> None:
+def test_waiting_for_tasks_held_in_variables_expects_their_cancellation() -> None:
+    """A ``CancelledError`` from ``await task`` / ``gather(*tasks)`` is also how those tasks end
+    when something else cancels them: absorbing it there is a design choice, not an accident.
+    Awaiting a coroutine call in the same way still swallows the caller's own cancellation."""
     source = """
         import asyncio
         async def stop(tasks: list[asyncio.Task[None]], other: list[asyncio.Task[None]]) -> None:
@@ -113,8 +116,13 @@ def test_gathering_tasks_that_were_not_cancelled_still_swallows() -> None:
                 await asyncio.gather(*other)
             except asyncio.CancelledError:
                 pass
+        async def drain(worker) -> None:
+            try:
+                await worker.finish()
+            except asyncio.CancelledError:
+                pass
     """
-    assert _lines(source, "RH303") == [8]
+    assert _lines(source, "RH303") == [13]
 
 
 def test_call_that_is_a_whole_if_or_while_test_has_condition_usage() -> None:

@@ -22,7 +22,7 @@ from .concurrency import (
     task_contexts,
 )
 from .registry import RuleContext, rule
-from .tasks import _is_await_point, _own_nodes
+from .syntax import is_await_point, own_nodes
 
 CHECK_THEN_ACT = "RH401"
 
@@ -237,7 +237,7 @@ def _declared_globals(fn: FunctionFacts) -> set[str]:
 
 def _statement_blocks(root: ast.AST) -> Iterator[list[ast.stmt]]:
     """Every statement list of a function body, not entering nested scopes."""
-    for node in _own_nodes(root, enter=True):
+    for node in own_nodes(root, enter=True):
         for name in ("body", "orelse", "finalbody"):
             block = getattr(node, name, None)
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
@@ -332,7 +332,7 @@ def _first_write(body: list[ast.stmt], states: set[str]) -> tuple[ast.AST, str] 
     """The first statement (in source order) that writes one of ``states``."""
     writes: list[tuple[ast.AST, str]] = []
     for stmt in body:
-        for node in _own_nodes(stmt):
+        for node in own_nodes(stmt):
             targets: list[ast.AST] = []
             if isinstance(node, ast.Assign):
                 targets = list(node.targets)
@@ -373,8 +373,8 @@ def _awaits_before(body: list[ast.stmt], write: ast.AST) -> list[ast.AST]:
     points = [
         node
         for stmt in body
-        for node in _own_nodes(stmt)
-        if _is_await_point(node) and _position(node) < end
+        for node in own_nodes(stmt)
+        if is_await_point(node) and _position(node) < end
     ]
     return sorted(points, key=_position)
 
@@ -393,7 +393,7 @@ def _rechecked(
 ) -> bool:
     """Is ``write`` inside an inner ``if`` (or ``while``) that checks ``state`` again?"""
     for stmt in path:
-        for node in _own_nodes(stmt):
+        for node in own_nodes(stmt):
             if (
                 isinstance(node, (ast.If, ast.While))
                 and _contains(node, write)

@@ -1,12 +1,12 @@
-"""RH3xx — tasks and cancellation: dropped tasks, coroutines never awaited, swallowed
-cancellation."""
+"""RH301-RH302 — tasks: dropped tasks and coroutines never awaited (RH303, swallowed
+cancellation, is in ``cancellation.py``)."""
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
 
-from ..facts import TRY_NODES, CallSite, FunctionFacts
+from ..facts import CallSite, FunctionFacts
 from ..finding import Finding, Severity
 from ..knowledge.primitives import TASK_FACTORIES
 from ..summaries import sorted_calls
@@ -14,17 +14,7 @@ from .registry import RuleContext, rule
 
 DANGLING_TASK = "RH301"
 COROUTINE_NOT_AWAITED = "RH302"
-SWALLOWED_CANCELLATION = "RH303"
 
-_CANCELLATION = frozenset(
-    {
-        "asyncio.CancelledError",
-        "asyncio.exceptions.CancelledError",
-        "concurrent.futures.CancelledError",
-        "builtins.BaseException",
-        "trio.Cancelled",
-    }
-)
 # Calls that look at a value without keeping it.
 _NON_RETAINING_CALLEES = frozenset(
     {"builtins.print", "builtins.repr", "builtins.str", "builtins.id", "builtins.bool"}
@@ -223,147 +213,3 @@ def _sync_consumer(ctx: RuleContext, fn: FunctionFacts, call: CallSite) -> bool:
     if isinstance(func, ast.Attribute) and func.attr in _LOGGER_METHODS:
         return "log" in ctx.positions.segment(func.value).lower()
     return False
-
-
-@rule(
-    SWALLOWED_CANCELLATION,
-    "swallowed-cancellation",
-    Severity.WARNING,
-    "`CancelledError` (or `BaseException`, or a bare `except`) around an `await` is not re-raised.",
-    "Re-raise the cancellation after cleanup (`raise`), or catch `Exception` instead.",
-)
-def swallowed_cancellation(ctx: RuleContext) -> Iterator[Finding]:
-    """Cancellation is an exception delivered at an ``await``. A handler that catches it
-    (``except CancelledError``, ``except BaseException`` or a bare ``except``) and does not
-    re-raise turns ``task.cancel()``, ``asyncio.timeout()`` and TaskGroup shutdown into no-ops:
-    the task keeps running, and whoever cancelled it waits forever. Awaiting a task you just
-    cancelled yourself is the one place where swallowing it is right, and is left alone."""
-    for fn in ctx.async_functions():
-        cancelled = _cancelled_names(fn)
-        for node in fn.own_nodes:
-            if isinstance(node, TRY_NODES):
-                awaits = [n for b in node.body for n in _own_nodes(b) if _is_await_point(n)]
-                if not awaits or _awaits_cancelled_task(awaits, cancelled):
-                    continue
-                for handler in node.handlers:
-                    caught = _catches_cancellation(fn, handler)
-                    if caught is None or _reraises(handler):
-                        continue
-                    yield ctx.finding(
-                        SWALLOWED_CANCELLATION,
-                        handler,
-                        f"`{caught}` in `{fn.display}` swallows cancellation of the awaits in "
-                        f"its `try`: cancel() and timeouts stop working and the canceller waits",
-                        function=fn,
-                        evidence=(ctx.evidence(awaits[0], "cancellation is delivered here"),),
-                        assumptions=(
-                            f"`{fn.display}` is never cancelled (no timeout, no TaskGroup, no "
-                            f"shutdown) while it waits here",
-                        ),
-                        fix={"kind": "reraise"},
-                    )
-            elif isinstance(node, (ast.With, ast.AsyncWith)):
-                for item in node.items:
-                    expr = item.context_expr
-                    if not (
-                        isinstance(expr, ast.Call)
-                        and fn.scope.qualify(expr.func) == "contextlib.suppress"
-                    ):
-                        continue
-                    names = {fn.scope.qualify(a) for a in expr.args}
-                    if not names & _CANCELLATION:
-                        continue
-                    awaits = [n for b in node.body for n in _own_nodes(b) if _is_await_point(n)]
-                    if not awaits or _awaits_cancelled_task(awaits, cancelled):
-                        continue
-                    yield ctx.finding(
-                        SWALLOWED_CANCELLATION,
-                        expr,
-                        f"`{ctx.positions.segment(expr)}` in `{fn.display}` swallows "
-                        f"cancellation: cancel() and timeouts stop working",
-                        function=fn,
-                        evidence=(ctx.evidence(awaits[0], "cancellation is delivered here"),),
-                        assumptions=(f"`{fn.display}` is never cancelled while it waits here",),
-                    )
-
-
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
-
-
-def _own_nodes(root: ast.AST, *, enter: bool = False) -> Iterator[ast.AST]:
-    """Nodes of a statement of a function body, not entering nested functions, lambdas or
-    classes: a nested ``async def`` statement yields only itself (its awaits run when it is
-    called, not here). ``enter=True`` walks the body of ``root`` itself (a function)."""
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, _SCOPES) and not (enter and node is root):
-            continue
-        stack.extend(c for c in ast.iter_child_nodes(node) if not isinstance(c, _SCOPES))
-
-
-def _is_await_point(node: ast.AST) -> bool:
-    return isinstance(node, (ast.Await, ast.AsyncFor, ast.AsyncWith))
-
-
-def _catches_cancellation(fn: FunctionFacts, handler: ast.ExceptHandler) -> str | None:
-    if handler.type is None:
-        return "except:"
-    types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
-    for node in types:
-        if fn.scope.qualify(node) in _CANCELLATION:
-            return f"except {ast.unparse(handler.type)}"
-    return None
-
-
-def _reraises(handler: ast.ExceptHandler) -> bool:
-    for stmt in handler.body:
-        for node in _own_nodes(stmt):
-            if isinstance(node, ast.Raise):
-                return True
-            # ``asyncio.current_task().uncancel()`` is a deliberate decision, not an accident.
-            if isinstance(node, ast.Attribute) and node.attr == "uncancel":
-                return True
-    return False
-
-
-def _cancelled_names(fn: FunctionFacts) -> set[str]:
-    """Expressions this function calls ``.cancel()`` on; ``for t in tasks: t.cancel()`` (or the
-    comprehension form) cancels every element, so ``tasks`` counts as cancelled too."""
-    names: set[str] = set()
-    loops: list[tuple[ast.AST, ast.AST]] = []
-    for node in fn.own_nodes:
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "cancel"
-        ):
-            names.add(ast.unparse(node.func.value))
-        elif isinstance(node, (ast.For, ast.comprehension)):
-            loops.append((node.target, node.iter))
-    for target, iterable in loops:
-        if isinstance(target, ast.Name) and target.id in names:
-            names.add(ast.unparse(iterable))
-    return names
-
-
-def _awaits_cancelled_task(awaits: list[ast.AST], cancelled: set[str]) -> bool:
-    """Every await point awaits something this function cancelled (``t.cancel(); await t``)."""
-    if not cancelled:
-        return False
-    for node in awaits:
-        if not isinstance(node, ast.Await):
-            return False
-        value = node.value
-        if isinstance(value, ast.Call) and (
-            isinstance(value.func, ast.Attribute) and value.func.attr in ("gather", "wait")
-        ):
-            targets = [
-                ast.unparse(a.value if isinstance(a, ast.Starred) else a) for a in value.args
-            ]
-        else:
-            targets = [ast.unparse(value)]
-        if not targets or not all(t in cancelled for t in targets):
-            return False
-    return True

@@ -1,0 +1,374 @@
+"""RH303 — swallowed cancellation: ``CancelledError`` caught around an ``await`` and not
+re-raised.
+
+Cancellation is an exception delivered at an await point; swallowing it turns ``cancel()``,
+timeouts and TaskGroup shutdown into no-ops. What is *not* the hazard, and stays quiet:
+
+- awaiting tasks this function cancelled itself, or only tasks and futures held in variables
+  (their own cancellation arrives as ``CancelledError`` too, by design);
+- handlers that re-raise, directly or through a helper that always raises (``NoReturn``, or a
+  body that ends in ``raise`` on every path), or that hand the exception on (stored on the
+  object and raised by another method, ``future.set_exception(exc)``);
+- a broad handler after an earlier clause of the same ``try`` that already catches
+  cancellation (the later one never sees it);
+- cleanup code (inside a ``finally`` or an ``except`` block, or a teardown method such as
+  ``close()``/``aclose()``/``__aexit__``, which is expected to finish once started);
+- the body of a background task (its coroutine is only ever handed to ``create_task``,
+  ``asyncio.run`` ...) that *ends* when cancelled: nobody awaits it for a result. The same
+  task body catching cancellation and carrying on with its loop is reported.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from ..facts import TRY_NODES, FunctionFacts
+from ..finding import Finding, Severity
+from ..knowledge.primitives import TASK_FACTORIES
+from ..summaries import LOOP_RUNNERS, Program
+from .registry import RuleContext, rule
+from .syntax import await_points, own_nodes
+
+SWALLOWED_CANCELLATION = "RH303"
+
+_CANCELLATION = frozenset(
+    {
+        "asyncio.CancelledError",
+        "asyncio.exceptions.CancelledError",
+        "concurrent.futures.CancelledError",
+        "builtins.BaseException",
+        "trio.Cancelled",
+    }
+)
+
+
+#: Calls that run a coroutine as a task (or as the program's main task) rather than awaiting it.
+_TASK_STARTERS = TASK_FACTORIES | frozenset(LOOP_RUNNERS) | {"asyncio.TaskGroup.create_task"}
+_TASK_STARTER_METHODS = frozenset({"create_task", "start_soon", "ensure_future", "spawn"})
+#: Methods that tear an object down: a close path is expected to finish even when the task
+#: running it is being cancelled (the cancellation is usually what triggered it).
+_TEARDOWN_NAMES = frozenset(
+    {"close", "aclose", "_close", "stop", "shutdown", "disconnect", "_disconnect", "cleanup"}
+    | {"terminate", "wait_closed", "__aexit__", "_cleanup", "_shutdown", "_stop"}
+)
+#: ``await asyncio.wait(tasks)`` and friends wait for objects they are given.
+_WAITERS = frozenset({"wait", "shield", "gather", "wait_for"})
+_NO_RETURN = frozenset(
+    {"typing.NoReturn", "typing.Never", "typing_extensions.NoReturn", "typing_extensions.Never"}
+)
+
+
+@rule(
+    SWALLOWED_CANCELLATION,
+    "swallowed-cancellation",
+    Severity.WARNING,
+    "`CancelledError` (or `BaseException`, or a bare `except`) around an `await` is not re-raised.",
+    "Re-raise the cancellation after cleanup (`raise`), or catch `Exception` instead.",
+)
+def swallowed_cancellation(ctx: RuleContext) -> Iterator[Finding]:
+    """Cancellation is an exception delivered at an ``await``. A handler that catches it
+    (``except CancelledError``, ``except BaseException`` or a bare ``except``) and does not
+    re-raise turns ``task.cancel()``, ``asyncio.timeout()`` and TaskGroup shutdown into no-ops:
+    the task keeps running, and whoever cancelled it waits forever — or, in a function other
+    code awaits, the caller carries on as if the call had succeeded.
+
+    Left alone: awaiting a task you just cancelled yourself (or only tasks and futures held in
+    variables); handlers that re-raise through a helper that always raises, or store the
+    exception for another method to raise; broad handlers after an earlier clause that already
+    catches cancellation; cleanup code inside ``finally``/``except`` and teardown methods
+    (``close()``, ``aclose()``, ``__aexit__`` ...); and background task bodies (only ever
+    started with ``create_task``/``asyncio.run``) that end when cancelled."""
+    task_bodies = _task_bodies(ctx.program)
+    for fn in ctx.async_functions():
+        if fn.name in _TEARDOWN_NAMES:
+            continue
+        cancelled = _cancelled_names(fn)
+        task_body = fn.qualname in task_bodies
+        for node in fn.own_nodes:
+            if isinstance(node, TRY_NODES):
+                awaits = await_points(node.body)
+                if _expected_cancellation(ctx, fn, node, awaits, cancelled):
+                    continue
+                handler = _first_cancellation_handler(fn, node)
+                if handler is None or _reraises(handler) or _hands_on(ctx, fn, handler):
+                    continue
+                if task_body and not _keeps_running(ctx, fn, node, handler.body):
+                    continue
+                caught = _catches_cancellation(fn, handler) or "except"
+                yield ctx.finding(
+                    SWALLOWED_CANCELLATION,
+                    handler,
+                    f"`{caught}` in `{fn.display}` swallows cancellation of the awaits in "
+                    f"its `try`: cancel() and timeouts stop working and the canceller waits",
+                    function=fn,
+                    evidence=(ctx.evidence(awaits[0], "cancellation is delivered here"),),
+                    assumptions=(
+                        f"`{fn.display}` is never cancelled (no timeout, no TaskGroup, no "
+                        f"shutdown) while it waits here",
+                    ),
+                    fix={"kind": "reraise"},
+                )
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                expr = _suppressing_cancellation(fn, node)
+                if expr is None:
+                    continue
+                awaits = await_points(node.body)
+                if _expected_cancellation(ctx, fn, node, awaits, cancelled):
+                    continue
+                if task_body and not _keeps_running(ctx, fn, node, []):
+                    continue
+                yield ctx.finding(
+                    SWALLOWED_CANCELLATION,
+                    expr,
+                    f"`{ctx.positions.segment(expr)}` in `{fn.display}` swallows "
+                    f"cancellation: cancel() and timeouts stop working",
+                    function=fn,
+                    evidence=(ctx.evidence(awaits[0], "cancellation is delivered here"),),
+                    assumptions=(f"`{fn.display}` is never cancelled while it waits here",),
+                )
+
+
+def _expected_cancellation(
+    ctx: RuleContext, fn: FunctionFacts, node: ast.AST, awaits: list[ast.AST], cancelled: set[str]
+) -> bool:
+    """No await here, or cancellation that is expected: of tasks this function cancelled or
+    merely waits for, or while cleaning up."""
+    return (
+        not awaits
+        or _awaits_cancelled_task(awaits, cancelled)
+        or _awaits_only_tasks(awaits)
+        or _in_cleanup(ctx, fn, node)
+    )
+
+
+def _suppressing_cancellation(fn: FunctionFacts, node: ast.With | ast.AsyncWith) -> ast.AST | None:
+    for item in node.items:
+        expr = item.context_expr
+        if isinstance(expr, ast.Call) and fn.scope.qualify(expr.func) == "contextlib.suppress":
+            if {fn.scope.qualify(a) for a in expr.args} & _CANCELLATION:
+                return expr
+    return None
+
+
+def _first_cancellation_handler(fn: FunctionFacts, node: ast.Try) -> ast.ExceptHandler | None:
+    """The clause of a ``try`` that receives a cancellation: the first one that catches it
+    (later clauses, even ``except BaseException``, never see it)."""
+    for handler in node.handlers:
+        if _catches_cancellation(fn, handler) is not None:
+            return handler
+    return None
+
+
+def _awaits_only_tasks(awaits: list[ast.AST]) -> bool:
+    """Every await point waits for a task or future held in a variable (``await self._task``,
+    ``await asyncio.wait(self._tasks)``, ``await asyncio.shield(self._closing)``): a
+    ``CancelledError`` there is what those tasks end with when they are cancelled."""
+    for node in awaits:
+        if not isinstance(node, ast.Await):
+            return False
+        value = node.value
+        if isinstance(value, ast.Call):
+            func = value.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            arguments = [a.value if isinstance(a, ast.Starred) else a for a in value.args]
+            if name not in _WAITERS or not arguments:
+                return False
+            if not all(isinstance(a, (ast.Name, ast.Attribute)) for a in arguments[:1]):
+                return False
+        elif not isinstance(value, (ast.Name, ast.Attribute)):
+            return False
+    return True
+
+
+def _ancestors(ctx: RuleContext, fn: FunctionFacts, node: ast.AST) -> Iterator[ast.AST]:
+    """Parents of ``node`` up to (not including) the function."""
+    parents = ctx.module.parents
+    current = parents.get(id(node))
+    while current is not None and current is not fn.node:
+        yield current
+        current = parents.get(id(current))
+
+
+def _in_cleanup(ctx: RuleContext, fn: FunctionFacts, node: ast.AST) -> bool:
+    """Inside a ``finally`` block or an ``except`` handler of this function."""
+    child = node
+    for parent in _ancestors(ctx, fn, node):
+        if isinstance(parent, ast.ExceptHandler):
+            return True
+        if isinstance(parent, TRY_NODES) and any(child is s for s in parent.finalbody):
+            return True
+        child = parent
+    return False
+
+
+def _keeps_running(
+    ctx: RuleContext, fn: FunctionFacts, node: ast.AST, handler_body: list[ast.stmt]
+) -> bool:
+    """After swallowing the cancellation, does the task go on with its loop? (A task body
+    that returns, breaks out or falls off its end has been stopped, as asked.)"""
+    if handler_body and isinstance(handler_body[-1], (ast.Return, ast.Break, ast.Raise)):
+        return False
+    return any(
+        isinstance(parent, (ast.For, ast.AsyncFor, ast.While))
+        for parent in _ancestors(ctx, fn, node)
+    )
+
+
+def _task_bodies(program: Program) -> frozenset[str]:
+    """Async functions whose coroutines are only ever started as tasks (``create_task(f())``,
+    ``asyncio.run(main())``, ``tg.create_task(...)``) and never awaited or handed elsewhere."""
+
+    def compute() -> frozenset[str]:
+        started: set[str] = set()
+        other: set[str] = set()
+        for fn in program.iter_functions():
+            for call in fn.calls:
+                target = program.callee_function(call)
+                if target is None or not target.is_async:
+                    continue
+                parent = call.parent
+                if isinstance(parent, ast.Call) and _starts_task(fn, parent):
+                    started.add(target.qualname)
+                else:
+                    other.add(target.qualname)
+        return frozenset(started - other)
+
+    return program.memoized("cancellation.task_bodies", compute)
+
+
+def _starts_task(fn: FunctionFacts, call: ast.Call) -> bool:
+    if fn.scope.qualify(call.func) in _TASK_STARTERS:
+        return True
+    func = call.func
+    return isinstance(func, ast.Attribute) and func.attr in _TASK_STARTER_METHODS
+
+
+def _hands_on(ctx: RuleContext, fn: FunctionFacts, handler: ast.ExceptHandler) -> bool:
+    """The handler raises through a helper that always raises, or passes the exception on:
+    ``future.set_exception(exc)``, or ``self._error = exc`` that another method raises."""
+    for stmt in handler.body:
+        for node in own_nodes(stmt):
+            if not isinstance(node, ast.Call):
+                continue
+            target = ctx.program.function(fn.scope.qualify(node.func))
+            if target is not None and _always_raises(target):
+                return True
+            func = node.func
+            if (
+                handler.name
+                and isinstance(func, ast.Attribute)
+                and func.attr in ("set_exception", "throw")
+                and any(isinstance(a, ast.Name) and a.id == handler.name for a in node.args)
+            ):
+                return True
+        if handler.name and isinstance(stmt, ast.Assign):
+            if isinstance(stmt.value, ast.Name) and stmt.value.id == handler.name:
+                for target_node in stmt.targets:
+                    if _raised_elsewhere(ctx, fn, ast.unparse(target_node)):
+                        return True
+    return False
+
+
+def _always_raises(fn: FunctionFacts) -> bool:
+    node = fn.node
+    if isinstance(node, ast.Module):
+        return False
+    if node.returns is not None and fn.scope.qualify(node.returns) in _NO_RETURN:
+        return True
+    return _block_raises(node.body)
+
+
+def _block_raises(body: list[ast.stmt]) -> bool:
+    """Does every path through ``body`` end in ``raise``?"""
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, ast.Raise):
+        return True
+    if isinstance(last, ast.If):
+        return _block_raises(last.body) and _block_raises(last.orelse)
+    if isinstance(last, (ast.With, ast.AsyncWith)):
+        return _block_raises(last.body)
+    return False
+
+
+def _raised_elsewhere(ctx: RuleContext, fn: FunctionFacts, stored: str) -> bool:
+    """``self._error = exc`` here and ``raise self._error`` in a method of the same class."""
+    self_name = fn.scope.self_name
+    if self_name is None or fn.class_qualname is None or not stored.startswith(self_name + "."):
+        return False
+    attribute = stored[len(self_name) + 1 :]
+    for other in ctx.module.iter_functions():
+        if other.class_qualname != fn.class_qualname or other.scope.self_name is None:
+            continue
+        wanted = f"{other.scope.self_name}.{attribute}"
+        for node in other.own_nodes:
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                raised = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                text = ast.unparse(raised)
+                if text == wanted or text.startswith(wanted + "."):
+                    return True
+    return False
+
+
+def _catches_cancellation(fn: FunctionFacts, handler: ast.ExceptHandler) -> str | None:
+    if handler.type is None:
+        return "except:"
+    types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    for node in types:
+        if fn.scope.qualify(node) in _CANCELLATION:
+            return f"except {ast.unparse(handler.type)}"
+    return None
+
+
+def _reraises(handler: ast.ExceptHandler) -> bool:
+    for stmt in handler.body:
+        for node in own_nodes(stmt):
+            if isinstance(node, ast.Raise):
+                return True
+            # ``asyncio.current_task().uncancel()`` is a deliberate decision, not an accident.
+            if isinstance(node, ast.Attribute) and node.attr == "uncancel":
+                return True
+    return False
+
+
+def _cancelled_names(fn: FunctionFacts) -> set[str]:
+    """Expressions this function calls ``.cancel()`` on; ``for t in tasks: t.cancel()`` (or the
+    comprehension form) cancels every element, so ``tasks`` counts as cancelled too."""
+    names: set[str] = set()
+    loops: list[tuple[ast.AST, ast.AST]] = []
+    for node in fn.own_nodes:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "cancel"
+        ):
+            names.add(ast.unparse(node.func.value))
+        elif isinstance(node, (ast.For, ast.comprehension)):
+            loops.append((node.target, node.iter))
+    for target, iterable in loops:
+        if isinstance(target, ast.Name) and target.id in names:
+            names.add(ast.unparse(iterable))
+    return names
+
+
+def _awaits_cancelled_task(awaits: list[ast.AST], cancelled: set[str]) -> bool:
+    """Every await point awaits something this function cancelled (``t.cancel(); await t``)."""
+    if not cancelled:
+        return False
+    for node in awaits:
+        if not isinstance(node, ast.Await):
+            return False
+        value = node.value
+        if isinstance(value, ast.Call) and (
+            isinstance(value.func, ast.Attribute) and value.func.attr in ("gather", "wait")
+        ):
+            targets = [
+                ast.unparse(a.value if isinstance(a, ast.Starred) else a) for a in value.args
+            ]
+        else:
+            targets = [ast.unparse(value)]
+        if not targets or not all(t in cancelled for t in targets):
+            return False
+    return True
