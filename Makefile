@@ -30,8 +30,9 @@ typecheck: install
 dogfood: install
 	$(BIN)/riskhints check server/ --no-cache
 
+# --durations: the slowest tests, so a test that grows slow is seen before it becomes a hang.
 unit: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # vscode before unit: tests/e2e/test_vscode.py installs the .vsix it builds.
 test: lint typecheck dogfood vscode unit

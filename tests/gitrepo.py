@@ -23,7 +23,13 @@ def git_env(home: Path) -> dict[str, str]:
 
 def git(cwd: Path, *args: str) -> str:
     done = subprocess.run(
-        ["git", *args], cwd=cwd, env=git_env(cwd), check=True, capture_output=True, text=True
+        ["git", *args],
+        cwd=cwd,
+        env=git_env(cwd),
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     return done.stdout
 

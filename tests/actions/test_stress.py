@@ -51,10 +51,14 @@ def _ruff_clean(tmp_path: Path, text: str) -> None:
         [*ruff, "check", *common, "--select", "E,F,I,UP,B", str(generated)],
         capture_output=True,
         text=True,
+        timeout=60,
     )
     assert check.returncode == 0, check.stdout
     formatted = subprocess.run(
-        [*ruff, "format", "--check", *common, str(generated)], capture_output=True, text=True
+        [*ruff, "format", "--check", *common, str(generated)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert formatted.returncode == 0, formatted.stdout
 

@@ -1,6 +1,8 @@
 """The bar for generated stress tests: for every fixture pair under ``fixtures/stress``, the test
-generated from the bad module fails within its timeout, with the report the hazard calls for,
-and the same test passes once the module is replaced by the corrected one.
+generated from the bad module fails with the report the hazard calls for (its own watchdog
+reports a deadlock: the run never relies on an outer timeout), and the same test passes once the
+module is replaced by the corrected one. No wall-clock assertion: how long a run takes belongs in
+bench/, and a busy machine must not fail the bar.
 
 Each pair is copied into a temporary workspace, the test is written by the real writer (as
 ``riskhints stress`` does), and run with ``python -m pytest -q`` from the workspace root in a
@@ -14,23 +16,21 @@ import os
 import re
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from riskhints.actions.stress import TIMEOUT_S
 from riskhints.actions.stress_write import write_stress_test
 from riskhints.analysis import analyze_source
 
 ROOT = Path(__file__).resolve().parents[2]
 PAIRS = ROOT / "fixtures" / "stress"
 _SPEC = re.compile(r"^# stress: target=(?P<target>\S+) expect=(?P<expect>.+)$", re.MULTILINE)
-RUN_LIMIT_S = 60  # a hung generated test would hit this, and fail the bar
-# Start-up of a Python with pytest, collection, and a busy machine on top of the test's timeout.
-SLACK_S = 12
+# A hang guard only (a generated test that hung would hit it and fail the bar), generous for a
+# loaded 2-core machine running the pairs in parallel.
+RUN_LIMIT_S = 300
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,6 @@ class Pair:
 class Run:
     returncode: int
     output: str
-    seconds: float
 
 
 def _pairs() -> list[Pair]:
@@ -71,7 +70,6 @@ PAIR_LIST = _pairs()
 def _run_pytest(workspace: Path) -> Run:
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     env.pop("PYTHONPATH", None)
-    started = time.monotonic()
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/stress"],
         cwd=workspace,
@@ -80,9 +78,7 @@ def _run_pytest(workspace: Path) -> Run:
         text=True,
         timeout=RUN_LIMIT_S,
     )
-    return Run(
-        completed.returncode, completed.stdout + completed.stderr, time.monotonic() - started
-    )
+    return Run(completed.returncode, completed.stdout + completed.stderr)
 
 
 def _bad_then_good(pair: Pair, workspace: Path) -> tuple[Run, Run]:
@@ -134,7 +130,6 @@ def test_generated_test_fails_on_bad_and_passes_on_good(
     assert bad.returncode == 1, bad.output
     assert "1 failed" in bad.output, bad.output
     assert pair.expect in bad.output, bad.output
-    assert bad.seconds < TIMEOUT_S + SLACK_S, f"took {bad.seconds:.1f} s"
     assert good.returncode == 0, good.output
     assert "1 passed" in good.output, good.output
 

@@ -153,7 +153,7 @@ def test_bad_flag_is_a_usage_error(project: Path, capsys) -> None:
 
 
 def test_gitignored_files_are_skipped_but_explicit_files_are_checked(project: Path, capsys) -> None:
-    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True, timeout=60)
     (project / ".gitignore").write_text("build_out/\n")
     (project / "build_out").mkdir()
     (project / "build_out" / "gen.py").write_text(LOCK_ACROSS_AWAIT)
@@ -241,14 +241,13 @@ def test_extra_blocking_calls_from_config(project: Path, capsys) -> None:
     assert "svc.py:5:12: RH101 [warning] `sdk.fetch_all()` is configured as blocking" in out
 
 
-def test_concurrent_runs_share_the_cache_safely(tmp_path: Path) -> None:
+def test_concurrent_runs_share_the_cache_safely(tmp_path: Path, spawn) -> None:
     for i in range(80):
         (tmp_path / f"mod_{i:02}.py").write_text(LOCK_ACROSS_AWAIT if i % 4 == 0 else CLEAN)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "server")}
     command = [sys.executable, "-m", "riskhints", "check", "--jobs", "2", "--cache-dir", "c", "."]
     runs = [
-        subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, text=True, env=env)
-        for _ in range(3)
+        spawn(command, cwd=tmp_path, stdout=subprocess.PIPE, text=True, env=env) for _ in range(3)
     ]
     outputs = [proc.communicate(timeout=120)[0] for proc in runs]
     assert [proc.returncode for proc in runs] == [1, 1, 1], outputs

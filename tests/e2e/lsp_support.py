@@ -1,5 +1,10 @@
 """Shared pieces of the end-to-end LSP tests: the server command, client capability sets, and
-waiting for the diagnostics of one document version (push or pull)."""
+waiting for the diagnostics of one document version (push or pull).
+
+Every wait is bounded: a server that does not answer, publish or exit fails the test (and is
+killed) instead of hanging the suite. The bounds are generous, for a loaded 2-core machine: they
+are there to end a hang, not to measure anything (timing belongs in bench/).
+"""
 
 from __future__ import annotations
 
@@ -11,16 +16,52 @@ from pathlib import Path
 from typing import Any, Union
 
 from lsprotocol import types
+from pygls.protocol import default_converter
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
-from pytest_lsp.client import make_test_lsp_client
+from pytest_lsp.client import register_lsp_features
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_ENV = {**os.environ, "PYTHONPATH": str(ROOT / "server")}
 
 
+#: How long the server may take to answer ``shutdown`` and exit after ``exit``, and how long the
+#: client's own teardown may wait for it, before the server is killed and the test fails.
+SHUTDOWN_S = 60
+
+
+class BoundedClient(LanguageClient):
+    """pytest-lsp's client with a bounded teardown: pytest-lsp waits for the server process
+    without a limit (in ``shutdown_session`` and again in ``stop``), so a server that never
+    exits would hang the whole suite."""
+
+    async def shutdown_session(self) -> None:
+        try:
+            await asyncio.wait_for(super().shutdown_session(), SHUTDOWN_S)
+        except asyncio.TimeoutError:
+            self._kill_server()
+            raise AssertionError(
+                f"the server did not answer shutdown and exit within {SHUTDOWN_S} s: killed"
+            ) from None
+
+    async def stop(self) -> None:
+        server = self._server
+        if server is not None and server.returncode is None:
+            try:
+                await asyncio.wait_for(server.wait(), SHUTDOWN_S)
+            except asyncio.TimeoutError:
+                self._kill_server()
+        await asyncio.wait_for(super().stop(), SHUTDOWN_S)
+
+    def _kill_server(self) -> None:
+        server = self._server
+        if server is not None and server.returncode is None:
+            server.kill()
+
+
 def make_client() -> LanguageClient:
     """pytest-lsp's client, plus what real editors answer: dynamic registrations."""
-    client = make_test_lsp_client()
+    client = BoundedClient(converter_factory=default_converter)
+    register_lsp_features(client)
     client.registrations = []  # type: ignore[attr-defined]
     features = client.protocol.fm.features
 
@@ -62,7 +103,8 @@ CLIENTS = {
     "vscode": "visual-studio-code",  # push diagnostics, UTF-16 positions
     "neovim": "neovim@v0.11.0",  # pull diagnostics, UTF-8 positions
 }
-TIMEOUT_S = 30
+#: How long a test waits for an answer or a publish: a hang guard, generous for a loaded machine.
+TIMEOUT_S = 120
 
 
 def capabilities(name: str) -> types.ClientCapabilities:

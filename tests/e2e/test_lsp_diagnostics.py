@@ -14,6 +14,7 @@ from pytest_lsp import LanguageClient
 
 from .lsp_support import (
     CONFIG,
+    TIMEOUT_S,
     capabilities,
     diagnostics,
     open_document,
@@ -214,7 +215,7 @@ async def test_close_clears_push_diagnostics(client: LanguageClient, workspace: 
             while client.diagnostics.get(uri):
                 await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
 
-        await asyncio.wait_for(cleared(), 10)
+        await asyncio.wait_for(cleared(), TIMEOUT_S)
         assert list(client.diagnostics[uri]) == []
 
 

@@ -38,6 +38,7 @@ def _git(folder: Path, *args: str) -> str:
         capture_output=True,
         text=True,
         check=True,
+        timeout=60,
     )
     return done.stdout.strip()
 

@@ -13,7 +13,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcRequestCancelled
 from pytest_lsp import LanguageClient
 
-from .lsp_support import CONFIG, capabilities, diagnostics, open_document
+from .lsp_support import CONFIG, TIMEOUT_S, capabilities, diagnostics, open_document
 
 HAZARD = textwrap.dedent(
     """\
@@ -116,6 +116,6 @@ async def test_cancelled_pull_request(client: LanguageClient, tmp_path: Path) ->
     await asyncio.sleep(0)  # let the request go out (pytest-lsp sends it from a coroutine)
     client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="pull-to-cancel"))
     with pytest.raises(JsonRpcRequestCancelled):
-        await asyncio.wait_for(request, 30)
+        await asyncio.wait_for(request, TIMEOUT_S)
     # The analysis itself went on; the next pull gets it.
     assert [d.code for d in await diagnostics(client, uri, 1)] == ["RH202"]

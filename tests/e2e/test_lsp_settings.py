@@ -12,7 +12,14 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from .lsp_support import CONFIG, capabilities, diagnostics, diagnostics_until, open_document
+from .lsp_support import (
+    CONFIG,
+    TIMEOUT_S,
+    capabilities,
+    diagnostics,
+    diagnostics_until,
+    open_document,
+)
 
 HAZARD = textwrap.dedent(
     """\
@@ -117,7 +124,7 @@ async def test_bad_setting_is_logged_and_defaults_are_used(
         while not warned():
             await client.wait_for_notification(types.WINDOW_LOG_MESSAGE)
 
-    await asyncio.wait_for(wait_for_warning(), 30)
+    await asyncio.wait_for(wait_for_warning(), TIMEOUT_S)
 
 
 async def test_pyproject_change_is_picked_up(

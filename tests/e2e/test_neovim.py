@@ -141,9 +141,12 @@ def run_neovim(
         **{f"XDG_{kind}_HOME": str(xdg / kind.lower()) for kind in ("CONFIG", "DATA", "STATE")},
         "XDG_CACHE_HOME": str(xdg / "cache"),
     }
-    command = ["timeout", "60", str(binary), "--headless", "-n", "-u", str(init), "prices.py"]
+    # `timeout` ends a hung nvim (and the server it started) well before pytest's own timeout.
+    command = ["timeout", "240", str(binary), "--headless", "-n", "-u", str(init), "prices.py"]
     started = time.monotonic()
-    run = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        command, cwd=workspace, env=env, capture_output=True, text=True, timeout=270
+    )
     elapsed = time.monotonic() - started
     result: dict[str, Any] = (
         json.loads(result_file.read_text(encoding="utf-8")) if result_file.is_file() else {}

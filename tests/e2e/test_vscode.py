@@ -275,7 +275,7 @@ def run_scenario(session: Session) -> tuple[dict[str, Any], list[dict[str, str]]
             time.sleep(0.25)
         if scenario.poll() is None:
             scenario.kill()
-        output = scenario.communicate()[0]
+        output = scenario.communicate(timeout=60)[0]
     result: dict[str, Any] = (
         json.loads(result_file.read_text(encoding="utf-8")) if result_file.is_file() else {}
     )
@@ -290,6 +290,8 @@ def run_scenario(session: Session) -> tuple[dict[str, Any], list[dict[str, str]]
     return result, list(servers.values())
 
 
+# Installing the extension (120 s), code-server's start (60 s) and the scenario (240 s).
+@pytest.mark.timeout(600)
 def test_squiggle_hover_problems_quick_fix_and_checklist(code_server: Session) -> None:
     result, servers = run_scenario(code_server)
     steps = {step["name"]: step for step in result["steps"]}

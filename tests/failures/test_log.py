@@ -169,11 +169,11 @@ for index in range(int(sys.argv[3])):
 """
 
 
-def test_concurrent_appends_from_many_processes_lose_nothing(tmp_path: Path) -> None:
+def test_concurrent_appends_from_many_processes_lose_nothing(tmp_path: Path, spawn) -> None:
     target = tmp_path / ".riskhints" / "failures.jsonl"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "server")}
     workers = [
-        subprocess.Popen(
+        spawn(
             [sys.executable, "-c", _APPENDER, str(target), f"w{n}", "50"],
             env=env,
             stderr=subprocess.PIPE,
@@ -212,15 +212,14 @@ print("created" if logged.created else "existing")
 
 
 def test_the_same_failure_logged_by_many_processes_at_once_is_logged_once(
-    tmp_path: Path,
+    tmp_path: Path, spawn
 ) -> None:
     target, source, go = tmp_path / "failures.jsonl", tmp_path / "prices.py", tmp_path / "go"
     source.write_text(PRICES_BAD)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "server")}
     command = [sys.executable, "-c", _LOGGER, str(target), str(source), str(LOCK_LINE), str(go)]
     workers = [
-        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        for _ in range(8)
+        spawn(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(8)
     ]
     go.touch()
     outcomes = []
@@ -280,6 +279,7 @@ def _git(folder: Path, *args: str) -> str:
         capture_output=True,
         text=True,
         check=True,
+        timeout=60,
     )
     return done.stdout.strip()
 

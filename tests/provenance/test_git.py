@@ -23,7 +23,7 @@ def git(cwd: Path, *args: str) -> str:
         "PATH": "/usr/bin:/bin",
     }
     done = subprocess.run(
-        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True, timeout=60
     )
     return done.stdout
 

@@ -12,7 +12,8 @@
 local result_path = assert(os.getenv("RISKHINTS_E2E_RESULT"), "RISKHINTS_E2E_RESULT is unset")
 local mode = os.getenv("RISKHINTS_E2E_MODE") or "suppress"
 local expected_count = tonumber(os.getenv("RISKHINTS_E2E_EXPECT") or "1")
-local WAIT_MS = 15000
+-- A hang guard, not a measurement: long enough for a server starting on a loaded machine.
+local WAIT_MS = 60000
 
 local version = vim.version()
 local result = {
