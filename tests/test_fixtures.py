@@ -10,10 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from riskhints.analysis import analyze_source
+from riskhints.analysis import Severity, analyze_source
 from riskhints.analysis.rules import all_rules
 
-from .fixture_expectations import FIXTURES, RULE_FIXTURES, expected_findings, fixture_files
+from .fixture_expectations import (
+    FIXTURES,
+    RULE_FIXTURES,
+    expected_entries,
+    expected_findings,
+    fixture_files,
+)
 
 FILES = fixture_files()
 
@@ -29,6 +35,16 @@ def test_fixture_findings_match_expectations(path: Path) -> None:
         assert not expected, "good fixtures must not expect findings"
     details = "\n".join(f"  {f.span.line}: {f.rule} {f.message}" for f in findings)
     assert actual == expected, f"findings differ from expectations:\n{details}"
+    severities = expected_entries(text)
+    for finding in findings:
+        wanted = severities.get((finding.span.line, finding.rule))
+        if wanted is not None:
+            assert finding.severity.label == wanted, f"{finding.span.line}: {finding.message}"
+        elif finding.rule.startswith(("RH1", "RH2", "RH3", "RH4", "RH5")):
+            assert finding.severity >= Severity.WARNING, (
+                f"{finding.span.line}: {finding.rule} is {finding.severity.label}; "
+                f"say so in the marker: # expect: {finding.rule} ({finding.severity.label})"
+            )
 
 
 def test_every_rule_has_three_bad_and_three_good_fixtures() -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal, TypeVar, cast
 
+from .blocking_context import first_use, non_blocking_here
 from .facts import CallSite, FunctionFacts, LockRef, ModuleFacts
 from .finding import Evidence
 from .knowledge import blocking
@@ -70,6 +71,14 @@ class BlockingReach:
     api: BlockingApi
     callee: str
     chain: Chain  # call hops ..., then the blocking call
+    # Why it blocks only once (a memo filled on first use, a cached helper), else None.
+    first_use: str | None = None
+
+
+#: Decorators that memoise a function: its body (and what it blocks on) runs once per key.
+CACHING_DECORATORS: frozenset[str] = frozenset(
+    {"functools.cache", "functools.lru_cache", "functools.cached_property"}
+)
 
 
 class Program:
@@ -252,25 +261,14 @@ class Program:
         return Evidence(call.span, message, self.path_of(fn))
 
     # -- direct facts ------------------------------------------------------------------------
-    def blocking_api(self, call: CallSite) -> BlockingApi | None:
-        """The blocking API a call site invokes, honouring non-blocking arguments."""
+    def blocking_api(self, call: CallSite, fn: FunctionFacts) -> BlockingApi | None:
+        """The blocking API a call site of ``fn`` invokes, unless the way it is called makes it
+        return at once (see :mod:`~riskhints.analysis.blocking_context`)."""
         if call.callee is None:
             return None
         api = blocking.lookup(call.callee, self.extra_blocking)
-        if api is None:
+        if api is None or non_blocking_here(self.module_of(fn), fn, call):
             return None
-        rule = blocking.NON_BLOCKING_ARGUMENTS.get(call.callee)
-        if rule is not None:
-            keyword, value = rule
-            for kw in call.node.keywords:
-                if kw.arg == keyword and getattr(kw.value, "value", object()) == value:
-                    return None
-            if call.node.args and getattr(call.node.args[0], "value", object()) == value:
-                return None
-        for kw in call.node.keywords:
-            # ``fut.result(timeout=0)`` / ``event.wait(0)`` poll instead of blocking.
-            if kw.arg == "timeout" and getattr(kw.value, "value", None) == 0:
-                return None
         return api
 
     def runs_synchronously(self, call: CallSite, callee: FunctionFacts) -> bool:
@@ -281,29 +279,46 @@ class Program:
 
     # -- may block -----------------------------------------------------------------------------
     def blocking_reach(self, fn: FunctionFacts) -> BlockingReach | None:
-        """The first blocking call a *sync* function makes, directly or through sync helpers."""
+        """The first blocking call a *sync* function makes, directly or through sync helpers;
+        one that blocks every time wins over one that blocks only on first use."""
         if fn.is_async:
             return None
         if fn.qualname in self._blocking:
             return self._blocking[fn.qualname]
         self._blocking[fn.qualname] = None  # cut recursion
+        module = self.module_of(fn)
         result: BlockingReach | None = None
+        only_once: BlockingReach | None = None
         for call in sorted(fn.calls, key=lambda c: (c.span.line, c.span.column)):
-            api = self.blocking_api(call)
-            if api is not None and call.callee is not None:
-                hop = self.hop(fn, call, f"{call.text}() {api.what}")
-                result = BlockingReach(api, call.callee, (hop,))
-                break
-            callee = self.callee_function(call) or self.initializer(call)
-            if callee is None or callee.is_async or callee is fn:
+            reach = self._reach_through(fn, call)
+            if reach is None:
                 continue
-            inner = self.blocking_reach(callee)
-            if inner is not None:
-                hop = self.hop(fn, call, f"{fn.display}() calls {callee.display}()")
-                result = BlockingReach(inner.api, inner.callee, (hop, *inner.chain))
+            once = reach.first_use or first_use(module, fn, call)
+            if once is None:
+                result = reach
                 break
+            if only_once is None:
+                only_once = BlockingReach(reach.api, reach.callee, reach.chain, once)
+        result = result or only_once
         self._blocking[fn.qualname] = result
         return result
+
+    def _reach_through(self, fn: FunctionFacts, call: CallSite) -> BlockingReach | None:
+        """What one call of ``fn`` blocks on: itself, or what the helper it calls reaches."""
+        api = self.blocking_api(call, fn)
+        if api is not None and call.callee is not None:
+            return BlockingReach(
+                api, call.callee, (self.hop(fn, call, f"{call.text}() {api.what}"),)
+            )
+        callee = self.callee_function(call) or self.initializer(call)
+        if callee is None or callee.is_async or callee is fn:
+            return None
+        inner = self.blocking_reach(callee)
+        if inner is None:
+            return None
+        hop = self.hop(fn, call, f"{fn.display}() calls {callee.display}()")
+        once = inner.first_use or memoised(callee)
+        return BlockingReach(inner.api, inner.callee, (hop, *inner.chain), once)
 
     # -- locks -----------------------------------------------------------------------------------
     def acquisitions(self, fn: FunctionFacts) -> dict[str, Acquisition]:
@@ -386,6 +401,14 @@ class Program:
                         )
         self._thread_entries = entries
         return entries
+
+
+def memoised(fn: FunctionFacts) -> str | None:
+    """``"`settings()` is memoised (@lru_cache)"`` for a function whose calls are cached."""
+    for decorator in fn.decorators:
+        if decorator in CACHING_DECORATORS:
+            return f"`{fn.display}()` is memoised (@{decorator.rpartition('.')[2]})"
+    return None
 
 
 def sorted_calls(fn: FunctionFacts, predicate: Callable[[CallSite], bool]) -> list[CallSite]:

@@ -218,14 +218,69 @@ NOT_BLOCKING: frozenset[str] = frozenset(
     }
 )
 
+
+@dataclass(frozen=True)
+class NonBlockingArgument:
+    """An argument that makes a blocking API return at once: by keyword or position, equal to
+    a constant (``block=False``, ``wait=False``, ``sleep(0)``) or naming a flag
+    (``os.waitpid(pid, os.WNOHANG)``, ``getaddrinfo(..., flags=socket.AI_NUMERICHOST)``)."""
+
+    keyword: str | None
+    position: int | None
+    equals: object = None
+    mentions: str | None = None
+
+
+def _no_wait(keyword: str, position: int | None, value: object) -> NonBlockingArgument:
+    return NonBlockingArgument(keyword, position, equals=value)
+
+
 #: Call arguments that make an otherwise blocking call non-blocking, per API.
-NON_BLOCKING_ARGUMENTS: dict[str, tuple[str, object]] = {
-    "queue.Queue.get": ("block", False),
-    "queue.Queue.put": ("block", False),
-    "threading.Semaphore.acquire": ("blocking", False),
-    "threading.BoundedSemaphore.acquire": ("blocking", False),
-    "threading.Lock.acquire": ("blocking", False),
+NON_BLOCKING_ARGUMENTS: dict[str, tuple[NonBlockingArgument, ...]] = {
+    "queue.Queue.get": (_no_wait("block", 0, False),),
+    "queue.Queue.put": (_no_wait("block", 1, False),),
+    "threading.Semaphore.acquire": (_no_wait("blocking", 0, False),),
+    "threading.BoundedSemaphore.acquire": (_no_wait("blocking", 0, False),),
+    "threading.Lock.acquire": (_no_wait("blocking", 0, False),),
+    "concurrent.futures.ThreadPoolExecutor.shutdown": (_no_wait("wait", 0, False),),
+    "concurrent.futures.ProcessPoolExecutor.shutdown": (_no_wait("wait", 0, False),),
+    "time.sleep": (_no_wait("secs", 0, 0),),
+    "select.select": (_no_wait("timeout", 3, 0),),
+    "os.waitpid": (NonBlockingArgument("options", 1, mentions="WNOHANG"),),
+    "os.wait3": (NonBlockingArgument("options", 0, mentions="WNOHANG"),),
+    "os.wait4": (NonBlockingArgument("options", 1, mentions="WNOHANG"),),
+    "os.waitid": (NonBlockingArgument("options", 2, mentions="WNOHANG"),),
+    "socket.getaddrinfo": (NonBlockingArgument("flags", 5, mentions="AI_NUMERICHOST"),),
 }
+
+#: Calls that return a lazy iterator: the I/O happens while it is iterated, not where it is
+#: created (``entries = path.iterdir()`` handed to ``to_thread`` blocks nothing here).
+LAZY_ITERATORS: frozenset[str] = frozenset(
+    {
+        "pathlib.Path.iterdir",
+        "pathlib.Path.glob",
+        "pathlib.Path.rglob",
+        "pathlib.Path.walk",
+        "os.walk",
+        "os.scandir",
+        "glob.iglob",
+    }
+)
+
+#: Socket methods that return at once on a non-blocking socket (``setblocking(False)``).
+SOCKET_IO_PREFIX = "socket.socket."
+#: Exceptions a non-blocking socket raises instead of waiting: handling them says the socket
+#: does not block.
+WOULD_BLOCK_ERRORS: frozenset[str] = frozenset(
+    {
+        "builtins.BlockingIOError",
+        "builtins.InterruptedError",
+        "ssl.SSLWantReadError",
+        "ssl.SSLWantWriteError",
+    }
+)
+#: Host names whose look-up never leaves the machine.
+LOCAL_HOSTS: frozenset[str] = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", ""})
 
 
 def lookup(qualname: str, extra: frozenset[str] = frozenset()) -> BlockingApi | None:

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from ..blocking_context import first_use
 from ..facts import CallSite, FunctionFacts, position_key
 from ..finding import Evidence, Finding, Severity
 from ..knowledge.primitives import CALLBACK_PARAMS
-from ..summaries import LOOP_RUNNERS, Chain, Program, sorted_calls
+from ..summaries import LOOP_RUNNERS, Chain, Program, memoised, sorted_calls
 from .frameworks.entries import entry_label
 from .registry import RuleContext, rule
 
@@ -59,22 +60,31 @@ def blocking_call_in_async(ctx: RuleContext) -> Iterator[Finding]:
     """An ``async def`` runs on the event loop's thread. A call that blocks (sleeps, network or
     file I/O, a subprocess, a thread primitive's wait) stops the loop for its whole duration:
     no other request, timer or callback runs, so latency spikes for every user under load and
-    timeouts elsewhere fire for no visible reason."""
+    timeouts elsewhere fire for no visible reason.
+
+    Not reported where the call cannot block: a non-blocking argument (``wait=False``,
+    ``os.WNOHANG``, ``AI_NUMERICHOST``, ``sleep(0)``), a non-blocking socket
+    (``setblocking(False)``, used with ``loop.sock_*`` or inside ``except BlockingIOError``), a
+    lazy iterator only created here (``path.iterdir()`` handed on), ``future.result()`` after
+    the future was awaited. A call that only fills a memo on first use (``if self._cfg is None:
+    self._cfg = load()``, ``@lru_cache``) or runs only for a local host is a note (info)."""
     loop_waits = LoopWaits.of(ctx.program)
     for fn in ctx.async_functions():
         self_waits = {id(wait.call.node) for wait in loop_waits.direct(fn)}
         for call in sorted_calls(fn, lambda c: True):
             if id(call.node) in self_waits:
                 continue
-            api = ctx.program.blocking_api(call)
+            api = ctx.program.blocking_api(call, fn)
             if api is None:
                 continue
+            once = first_use(ctx.module, fn, call)
             yield ctx.finding(
                 BLOCKING_CALL,
                 call.span,
                 f"`{call.text}()` {api.what} and blocks the event loop inside "
-                f"{_async_where(ctx, fn)}",
+                f"{_async_where(ctx, fn)}" + _only_once(once),
                 function=fn,
+                severity=Severity.INFO if once else None,
                 evidence=_inferred_receiver(ctx, call),
                 assumptions=(
                     f"`{call.text}()` returns quickly enough that stalling every other task on "
@@ -86,6 +96,12 @@ def blocking_call_in_async(ctx: RuleContext) -> Iterator[Finding]:
                     "alternative": api.alternative,
                 },
             )
+
+
+def _only_once(reason: str | None) -> str:
+    """The note a finding gets when it blocks only on first use (it is then info, not a
+    warning: a one-off stall at start-up is rarely worth a thread)."""
+    return f" — on first use only: {reason}" if reason else ""
 
 
 def _inferred_receiver(ctx: RuleContext, call: CallSite) -> tuple[Evidence, ...]:
@@ -128,12 +144,14 @@ def blocking_call_via_helper(ctx: RuleContext) -> Iterator[Finding]:
                 continue  # it waits for this very loop: RH103 says so, more precisely
             depth = len(reach.chain)
             down = f" ({depth} calls down)" if depth > 1 else ""
+            once = reach.first_use or memoised(callee) or first_use(ctx.module, fn, call)
             yield ctx.finding(
                 BLOCKING_VIA_HELPER,
                 call.span,
                 f"`{callee.display}()` blocks the event loop in {_async_where(ctx, fn)}: "
-                f"it reaches `{reach.callee}()`{down}, which {reach.api.what}",
+                f"it reaches `{reach.callee}()`{down}, which {reach.api.what}" + _only_once(once),
                 function=fn,
+                severity=Severity.INFO if once else None,
                 evidence=(
                     ctx.evidence(call.span, f"async {fn.display}() calls {callee.display}()"),
                     *reach.chain,

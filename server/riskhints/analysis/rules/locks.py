@@ -63,7 +63,7 @@ def _blocking_holders(ctx: RuleContext) -> dict[str, Evidence]:
         for call in fn.calls:
             if not call.held:
                 continue
-            api = ctx.program.blocking_api(call)
+            api = ctx.program.blocking_api(call, fn)
             # ``cond.wait()`` releases the condition while it blocks.
             released: str | None = None
             if api is None:
@@ -793,7 +793,7 @@ class _WaitFinder:
         return result
 
     def _direct(self, fn: FunctionFacts, call: CallSite) -> str | None:
-        api = self._ctx.program.blocking_api(call)
+        api = self._ctx.program.blocking_api(call, fn)
         if api is None or api.what not in _WAITING or call.callee in _COMMAND_RUNNERS:
             return None
         func = call.node.func
