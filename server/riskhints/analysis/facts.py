@@ -1047,7 +1047,7 @@ class _FunctionBuilder:
             return None
         lock, call = found
         span = self.positions.span(call)
-        released = _released_in_finally(fn, lock, body[index + 1 : index + 2]) or any(
+        released = _released_in_finally(fn, lock, body[index + 1 : index + 4]) or any(
             _finally_releases(fn, lock, block) for block in self._finally_blocks
         )
         fn.lock_ops.append(LockOp(lock, span, "acquire", held, call, released, stmt))
@@ -1062,7 +1062,7 @@ class _FunctionBuilder:
             return None
         lock, call = found
         span = self.positions.span(call)
-        released = _released_in_finally(fn, lock, stmt.body[:2])
+        released = _released_in_finally(fn, lock, stmt.body[:3])
         fn.lock_ops.append(LockOp(lock, span, "acquire", held, call, released, stmt))
         return Held(lock, span, "acquire")
 
@@ -1207,11 +1207,20 @@ def _exits_unless(stmt: ast.If) -> ast.expr | None:
 
 
 def _released_in_finally(fn: FunctionFacts, lock: LockRef, following: list[ast.stmt]) -> bool:
-    """An ``acquire()`` is safe when the next statement is a ``try`` whose ``finally`` releases
-    the same lock (or when it is the first statement of such a ``try``)."""
+    """An ``acquire()`` is safe when a ``try`` whose ``finally`` releases the same lock comes
+    next — right after it, or nested in the statements that follow (``if ok: try: ...
+    finally: release()``) — with no await point on the way there (a cancellation before the
+    ``try`` would skip the release)."""
     for stmt in following:
-        if isinstance(stmt, ast.Try) and _finally_releases(fn, lock, stmt.finalbody):
+        if isinstance(stmt, TRY_NODES) and _finally_releases(fn, lock, stmt.finalbody):
             return True
+        if isinstance(stmt, (ast.If, ast.With, ast.AsyncWith, ast.For, ast.While)):
+            if _released_in_finally(fn, lock, stmt.body[:3]):
+                return True
+        if isinstance(stmt, (ast.AsyncWith, ast.AsyncFor)) or any(
+            isinstance(node, ast.Await) for node in _own_expressions(stmt)
+        ):
+            return False
     return False
 
 

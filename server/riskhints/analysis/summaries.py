@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar, cast
 
 from .blocking_context import first_use, non_blocking_here
-from .facts import CallSite, FunctionFacts, LockRef, ModuleFacts
+from .facts import CallSite, ClassFacts, FunctionFacts, LockRef, ModuleFacts
 from .finding import Evidence
 from .knowledge import blocking
 from .knowledge.blocking import BlockingApi
@@ -98,6 +98,7 @@ class Program:
         self._locks: dict[str, dict[str, Acquisition]] = {}
         self._thread_entries: dict[str, Evidence] | None = None
         self._wrapper_kinds: dict[str, Literal["sync", "async"] | None] = {}
+        self._subclasses: dict[str, list[ClassFacts]] | None = None
         # Summaries that rules compute over the whole program, by name (lives with the program).
         self.memo: dict[str, object] = {}
 
@@ -253,6 +254,35 @@ class Program:
             return None
         return "async" if wrapper.is_async else "sync"
 
+    def subclasses_of(self, class_qualname: str) -> list[ClassFacts]:
+        """The program's classes deriving from ``class_qualname``, directly or not."""
+        if self._subclasses is None:
+            classes = {q: c for m in self.modules.values() for q, c in m.classes.items()}
+            found: dict[str, list[ClassFacts]] = {}
+            for cls in classes.values():
+                pending, seen = list(cls.bases), set()
+                while pending:
+                    base = pending.pop()
+                    if base in seen:
+                        continue
+                    seen.add(base)
+                    found.setdefault(base, []).append(cls)
+                    if base in classes:
+                        pending.extend(classes[base].bases)
+            self._subclasses = found
+        return self._subclasses.get(class_qualname, [])
+
+    def overrides(self, method: FunctionFacts, seen_from: str) -> list[FunctionFacts]:
+        """Methods named like ``method`` in subclasses of ``seen_from`` (the class whose
+        ``self.method()`` call we resolve): a call through ``self`` may run any of them."""
+        found: list[FunctionFacts] = []
+        for cls in self.subclasses_of(seen_from):
+            qualname = cls.methods.get(method.name)
+            other = self.function(qualname) if qualname else None
+            if other is not None and other is not method:
+                found.append(other)
+        return found
+
     def iter_functions(self) -> Iterator[FunctionFacts]:
         for _, fn in self._functions.values():
             yield fn
@@ -313,12 +343,39 @@ class Program:
         callee = self.callee_function(call) or self.initializer(call)
         if callee is None or callee.is_async or callee is fn:
             return None
-        inner = self.blocking_reach(callee)
-        if inner is None:
+        dispatched = self.dispatch_reach(fn, call, callee)
+        if dispatched is None:
             return None
+        callee, inner = dispatched
         hop = self.hop(fn, call, f"{fn.display}() calls {callee.display}()")
         once = inner.first_use or memoised(callee)
         return BlockingReach(inner.api, inner.callee, (hop, *inner.chain), once)
+
+    def dispatch_reach(
+        self, fn: FunctionFacts, call: CallSite, callee: FunctionFacts
+    ) -> tuple[FunctionFacts, BlockingReach] | None:
+        """What a sync call of ``fn`` blocks on, with the function it runs. A call through
+        ``self`` may run any override in a subclass of ``fn``'s class (dynamic dispatch): it
+        blocks only when every candidate blocks — a stub in the base (``...``, ``raise
+        NotImplementedError``) is no candidate when overrides exist."""
+        candidates = [callee]
+        func = call.node.func
+        if (
+            fn.class_qualname is not None
+            and isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == fn.scope.self_name
+        ):
+            others = self.overrides(callee, fn.class_qualname)
+            if others:
+                candidates = ([] if is_stub(callee) else [callee]) + others
+        found: list[tuple[FunctionFacts, BlockingReach]] = []
+        for target in candidates:
+            reach = None if target.is_async else self.blocking_reach(target)
+            if reach is None:
+                return None
+            found.append((target, reach))
+        return found[0] if found else None
 
     # -- locks -----------------------------------------------------------------------------------
     def acquisitions(self, fn: FunctionFacts) -> dict[str, Acquisition]:
@@ -401,6 +458,23 @@ class Program:
                         )
         self._thread_entries = entries
         return entries
+
+
+def is_stub(fn: FunctionFacts) -> bool:
+    """``...``, ``pass``, a docstring or ``raise NotImplementedError``: an interface, whose real
+    implementations are elsewhere."""
+    node = fn.node
+    if isinstance(node, ast.Module):
+        return False
+    for stmt in node.body:
+        if isinstance(stmt, ast.Pass):
+            continue
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # a docstring or ``...``
+        if isinstance(stmt, ast.Raise):
+            continue
+        return False
+    return True
 
 
 def memoised(fn: FunctionFacts) -> str | None:

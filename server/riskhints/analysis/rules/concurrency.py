@@ -28,9 +28,9 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..facts import CallSite, ClassFacts, FunctionFacts, ModuleFacts, Scope
+from ..facts import CallSite, FunctionFacts, ModuleFacts, Scope
 from ..finding import Evidence
-from ..summaries import Chain, Program, sorted_calls
+from ..summaries import Chain, Program, is_stub, sorted_calls
 from .frameworks.entries import entry_points
 
 #: Calls whose coroutine arguments each become a task running concurrently with the caller.
@@ -353,7 +353,7 @@ def never_suspends(program: Program, fn: FunctionFacts) -> bool:
     if fn.qualname in memo:
         return memo[fn.qualname]
     memo[fn.qualname] = True
-    result = not _is_stub(fn) and not _overridden(program, fn)
+    result = not is_stub(fn) and not _overridden(program, fn)
     if result and any(not isinstance(site.node, ast.Await) for site in fn.awaits):
         result = False  # ``async for`` / ``async with`` on something we cannot see into
     if result:
@@ -372,44 +372,7 @@ def awaits_without_suspending(program: Program, fn: FunctionFacts, node: ast.AST
     return never_suspends(program, target)
 
 
-def _is_stub(fn: FunctionFacts) -> bool:
-    """``...``, ``pass``, a docstring or ``raise NotImplementedError``: an interface, whose real
-    implementations we do not see."""
-    node = fn.node
-    if isinstance(node, ast.Module):
-        return True
-    for stmt in node.body:
-        if isinstance(stmt, ast.Pass):
-            continue
-        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
-            continue  # a docstring or ``...``
-        if isinstance(stmt, ast.Raise):
-            continue
-        return False
-    return True
-
-
 def _overridden(program: Program, fn: FunctionFacts) -> bool:
     """Does a class of the program that derives from ``fn``'s class define the same method?"""
     owner = fn.class_qualname
-    if owner is None:
-        return False
-    subclasses = program.memoized("concurrency.subclasses", lambda: _subclasses(program))
-    return any(fn.name in cls.methods for cls in subclasses.get(owner, ()) if cls.qualname != owner)
-
-
-def _subclasses(program: Program) -> dict[str, list[ClassFacts]]:
-    """Class qualname -> the program's classes deriving from it, directly or not."""
-    classes = {q: c for m in program.modules.values() for q, c in m.classes.items()}
-    found: dict[str, list[ClassFacts]] = {}
-    for cls in classes.values():
-        pending, seen = list(cls.bases), set()
-        while pending:
-            base = pending.pop()
-            if base in seen:
-                continue
-            seen.add(base)
-            found.setdefault(base, []).append(cls)
-            if base in classes:
-                pending.extend(classes[base].bases)
-    return found
+    return owner is not None and bool(program.overrides(fn, owner))

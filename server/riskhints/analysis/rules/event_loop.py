@@ -137,9 +137,10 @@ def blocking_call_via_helper(ctx: RuleContext) -> Iterator[Finding]:
             callee = ctx.program.callee_function(call) or ctx.program.initializer(call)
             if callee is None or callee.is_async:
                 continue
-            reach = ctx.program.blocking_reach(callee)
-            if reach is None:
+            dispatched = ctx.program.dispatch_reach(fn, call, callee)
+            if dispatched is None:
                 continue
+            callee, reach = dispatched
             if loop_waits.reach(callee) is not None:
                 continue  # it waits for this very loop: RH103 says so, more precisely
             depth = len(reach.chain)
@@ -163,9 +164,10 @@ def blocking_call_via_helper(ctx: RuleContext) -> Iterator[Finding]:
                 fix={"kind": "to-thread", "callee": callee.display},
             )
     for fn, cb in _loop_callbacks(ctx):
-        reach = ctx.program.blocking_reach(cb.target)
-        if reach is None or loop_waits.reach(cb.target) is not None:
+        scheduled = ctx.program.blocking_reach(cb.target)
+        if scheduled is None or loop_waits.reach(cb.target) is not None:
             continue
+        reach = scheduled
         yield ctx.finding(
             BLOCKING_VIA_HELPER,
             cb.argument,

@@ -435,7 +435,9 @@ def acquire_without_release(ctx: RuleContext) -> Iterator[Finding]:
     A function that never calls ``release()`` on the lock itself hands it on (an ``acquire()``
     wrapper, a ``begin()``/``commit()`` pair, a done-callback that releases): that is left
     alone. So is a ``try`` whose catch-all handler releases and re-raises (``except
-    Exception`` is not catch-all in async code: cancellation is a ``BaseException``)."""
+    Exception`` is not catch-all in async code: cancellation is a ``BaseException``), and a
+    function whose every ``release()`` comes right before a ``raise``: it gives the lock back
+    only when it bails out and otherwise hands it on to its caller."""
     for fn in ctx.functions():
         if fn.name in _ACQUIRING_FUNCTIONS:
             continue
@@ -443,6 +445,8 @@ def acquire_without_release(ctx: RuleContext) -> Iterator[Finding]:
             if op.form != "acquire" or op.released_on_all_paths:
                 continue
             if not _releases_itself(fn, op.lock) or _released_by_handler(fn, op):
+                continue
+            if _released_only_to_leave(fn, op.lock):
                 continue
             what = "a cancellation or exception" if fn.is_async else "an exception"
             yield ctx.finding(
@@ -495,6 +499,42 @@ def _released_by_handler(fn: FunctionFacts, op: LockOp) -> bool:
             if releases and reraises:
                 return True
     return False
+
+
+def _released_only_to_leave(fn: FunctionFacts, lock: LockRef) -> bool:
+    """Every ``release()`` of the lock in ``fn`` is a bail-out: right before a ``raise``, in a
+    plain block (``if closed: release(); raise Closed``). On its normal path the function
+    hands the acquired lock on to its caller (``acquire_slot()`` for a later
+    ``release_slot()``), like an acquire wrapper. A release in an ``except`` handler is judged
+    by :func:`_released_by_handler` instead (does the handler catch everything?)."""
+    found = False
+    for block, in_handler in _blocks(_body(fn), False):
+        for index, stmt in enumerate(block):
+            if isinstance(stmt, ast.Expr) and _is_release_of(fn, stmt.value, lock):
+                following = block[index + 1 : index + 2]
+                if in_handler or not following or not isinstance(following[0], ast.Raise):
+                    return False
+                found = True
+    return found
+
+
+def _body(fn: FunctionFacts) -> list[ast.stmt]:
+    return fn.node.body
+
+
+def _blocks(region: list[ast.stmt], in_handler: bool) -> Iterator[tuple[list[ast.stmt], bool]]:
+    """``region`` and every statement list nested in it (not in nested functions), each with
+    whether it is (inside) an ``except`` handler."""
+    yield region, in_handler
+    for stmt in region:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(stmt, name, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                yield from _blocks(block, in_handler)
+        for handler in getattr(stmt, "handlers", ()):
+            yield from _blocks(handler.body, True)
 
 
 def _catches_everything(fn: FunctionFacts, kind: ast.expr | None) -> bool:

@@ -43,13 +43,17 @@ def dangling_task(ctx: RuleContext) -> Iterator[Finding]:
     """The event loop keeps only a *weak* reference to tasks. A task whose result is dropped —
     or kept only in a local variable of a function that then returns — can be garbage-collected
     before it finishes, silently, and its exceptions are never seen. Linters accept any
-    assignment; riskhints follows the local to see whether anything keeps it."""
+    assignment; riskhints follows the local to see whether anything keeps it.
+    ``ensure_future(fut)`` of a future (or of a name that may hold one) creates no task and is
+    left alone; ``ensure_future(coro())`` is a task like any other."""
     for fn in ctx.functions():
         calls = sorted_calls(fn, lambda c: c.callee in TASK_FACTORIES)
         if not calls:
             continue
         parents = ctx.module.parents
         for call in calls:
+            if call.callee == _ENSURE_FUTURE and not _creates_task(ctx, fn, call):
+                continue
             name = call.callee.rpartition(".")[2] if call.callee else "create_task"
             reason = _dropped_reason(ctx, fn, call, parents)
             if reason is None:
@@ -66,6 +70,56 @@ def dangling_task(ctx: RuleContext) -> Iterator[Finding]:
                 ),
                 fix={"kind": "keep-task"},
             )
+
+
+_ENSURE_FUTURE = "asyncio.ensure_future"
+#: Calls returning a future: ``ensure_future`` hands such a future back instead of a new task.
+_FUTURE_RETURNING = frozenset(
+    {
+        "asyncio.gather",
+        "asyncio.wrap_future",
+        "asyncio.shield",
+        "asyncio.AbstractEventLoop.create_future",
+        "asyncio.AbstractEventLoop.run_in_executor",
+        "asyncio.run_coroutine_threadsafe",
+    }
+)
+
+
+def _creates_task(ctx: RuleContext, fn: FunctionFacts, call: CallSite) -> bool:
+    """``ensure_future(coro())`` wraps a coroutine in a new task; ``ensure_future(fut)`` of a
+    future returns it unchanged: no task to lose. A name counts as a coroutine when it is bound
+    to a call of a workspace ``async def``, or checked with ``inspect.isawaitable``/
+    ``iscoroutine`` around the call."""
+    argument = call.node.args[0] if call.node.args else None
+    for keyword in call.node.keywords:
+        if keyword.arg in ("coro_or_future", "coro"):
+            argument = keyword.value
+    if isinstance(argument, ast.Call):
+        return fn.scope.qualify(argument.func) not in _FUTURE_RETURNING
+    if not isinstance(argument, ast.Name):
+        return False
+    for node in fn.own_nodes:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            if any(isinstance(t, ast.Name) and t.id == argument.id for t in node.targets):
+                target = ctx.program.function(fn.scope.qualify(node.value.func))
+                if target is not None and target.is_async:
+                    return True
+        if isinstance(node, ast.If) and _tests_coroutine(fn, node.test, argument.id):
+            if any(n is call.node for b in node.body for n in ast.walk(b)):
+                return True
+    return False
+
+
+def _tests_coroutine(fn: FunctionFacts, test: ast.expr, name: str) -> bool:
+    for node in ast.walk(test):
+        if isinstance(node, ast.Call) and fn.scope.qualify(node.func) in _COROUTINE_TESTS:
+            if any(isinstance(a, ast.Name) and a.id == name for a in node.args):
+                return True
+    return False
+
+
+_COROUTINE_TESTS = frozenset({"inspect.isawaitable", "inspect.iscoroutine", "asyncio.iscoroutine"})
 
 
 def _dropped_reason(
