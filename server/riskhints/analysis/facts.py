@@ -57,11 +57,14 @@ class ExternalTypes:
     types: Mapping[str, str] = field(default_factory=dict)
     classes: frozenset[str] = frozenset()
     receivers: Mapping[tuple[int, int, int, int], str] = field(default_factory=dict)
+    # Workspace classes that are locks themselves: class -> the primitive type they wrap.
+    lock_classes: Mapping[str, str] = field(default_factory=dict)
 
     @staticmethod
     def of(modules: Iterable[ModuleFacts]) -> ExternalTypes:
         types: dict[str, str] = {}
         classes: set[str] = set()
+        lock_classes: dict[str, str] = {}
         for facts in modules:
             for name, type_name in facts.global_types.items():
                 types[f"{facts.module}.{name}"] = type_name
@@ -69,7 +72,8 @@ class ExternalTypes:
                 classes.add(qualname)
                 for attr, type_name in cls.attr_types.items():
                     types[f"{qualname}.{attr}"] = type_name
-        return ExternalTypes(types, frozenset(classes))
+            lock_classes.update(facts.lock_classes)
+        return ExternalTypes(types, frozenset(classes), lock_classes=lock_classes)
 
 
 _NO_EXTERNAL_TYPES = ExternalTypes()
@@ -224,6 +228,17 @@ class ModuleFacts:
     external: ExternalTypes = field(default_factory=ExternalTypes)
     # Storage keys of semaphores created with a count of one: they deadlock like a plain lock.
     binary_semaphores: set[str] = field(default_factory=set)
+    # This module's classes that are locks (their __enter__/__aenter__ takes a primitive of
+    # their own): class qualname -> the primitive's type.
+    lock_classes: dict[str, str] = field(default_factory=dict)
+
+    def wrapped_primitive(self, type_name: str | None) -> str | None:
+        """The primitive type a lock class of the workspace wraps, else ``type_name``."""
+        if type_name is None:
+            return None
+        return self.lock_classes.get(type_name) or self.external.lock_classes.get(
+            type_name, type_name
+        )
 
     @functools.cached_property
     def parents(self) -> dict[int, ast.AST]:
@@ -466,9 +481,10 @@ class Scope:
 
     # -- locks -------------------------------------------------------------------------------
     def lock_ref(self, node: ast.AST) -> LockRef | None:
-        """The lock-like primitive an expression names, with a stable identity."""
+        """The lock-like primitive an expression names, with a stable identity (a workspace
+        class that wraps one, ``async with self._mutex`` on a ``_Mutex()``, counts as it)."""
         type_name = self.type_of(node)
-        prim = primitive(type_name)
+        prim = primitive(self.module_facts.wrapped_primitive(type_name))
         if prim is None or not prim.is_lock_like or type_name is None:
             return None
         key = self.storage_key(node)
@@ -717,6 +733,61 @@ def _collect_types(facts: ModuleFacts, module_scope: Scope, tree: ast.Module) ->
                     and target.value.id == self_name
                 ):
                     cls.instance_attrs.add(target.attr)
+        _property_types(cls, methods)
+        wrapped = _wrapped_lock(cls, methods)
+        if wrapped is not None:
+            facts.lock_classes[qualname] = wrapped
+
+
+_PROPERTY_DECORATORS = frozenset({"property", "functools.cached_property", "cached_property"})
+_ENTER_METHODS = frozenset({"__enter__", "__aenter__"})
+
+
+def _property_types(cls: ClassFacts, methods: list[FunctionNode]) -> None:
+    """``@property def lock(self): return self._lock``: ``self.lock`` has ``_lock``'s type."""
+    for method in methods:
+        decorators = {ast.unparse(d) for d in method.decorator_list}
+        if not decorators & _PROPERTY_DECORATORS or method.name in cls.attr_types:
+            continue
+        returned = [n.value for n in ast.walk(method) if isinstance(n, ast.Return) and n.value]
+        self_name = _self_parameter(method)
+        if len(returned) != 1 or self_name is None:
+            continue
+        value = returned[0]
+        if (
+            isinstance(value, ast.Attribute)
+            and isinstance(value.value, ast.Name)
+            and value.value.id == self_name
+            and value.attr in cls.attr_types
+        ):
+            cls.attr_types[method.name] = cls.attr_types[value.attr]
+
+
+def _wrapped_lock(cls: ClassFacts, methods: list[FunctionNode]) -> str | None:
+    """A class whose ``__enter__``/``__aenter__`` takes a lock-like primitive it owns
+    (``await self._lock.acquire()``, ``self._sem.acquire()``, ``async with self._lock``) is a
+    lock itself: the type of that primitive."""
+    for method in methods:
+        self_name = _self_parameter(method)
+        if method.name not in _ENTER_METHODS or self_name is None:
+            continue
+        for node in ast.walk(method):
+            owned: ast.AST | None = None
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr == "acquire":
+                    owned = node.func.value
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                owned = node.items[0].context_expr
+            if (
+                isinstance(owned, ast.Attribute)
+                and isinstance(owned.value, ast.Name)
+                and owned.value.id == self_name
+            ):
+                type_name = cls.attr_types.get(owned.attr)
+                prim = primitive(type_name)
+                if type_name is not None and prim is not None and prim.is_lock_like:
+                    return type_name
+    return None
 
 
 def _typed_name(stmt: ast.stmt, scope: Scope) -> tuple[str, str, bool] | None:

@@ -328,4 +328,8 @@ def _exports(parsed: ParsedModule | None) -> object:
     if facts is None:
         return None
     external = ExternalTypes.of([facts])
-    return (frozenset(external.types.items()), external.classes)
+    return (
+        frozenset(external.types.items()),
+        external.classes,
+        frozenset(external.lock_classes.items()),
+    )

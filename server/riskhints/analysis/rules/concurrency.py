@@ -12,8 +12,9 @@ once — and, for state on ``self``, on the *same* object:
   several times (in a loop, in a comprehension, twice in one ``gather``); a connection handler
   of ``asyncio.start_server``/``websockets.serve`` (a task per connection);
 - **propagation**: what a root awaits (through workspace async functions, up to
-  :data:`_MAX_DEPTH` calls down) runs in those tasks too; ``self`` stays the same object
-  through ``self.method()`` calls and through module-level singletons;
+  :data:`_MAX_DEPTH` calls down) runs in those tasks too, unless it is awaited while a lock
+  is held (one task at a time gets past that call); ``self`` stays the same object through
+  ``self.method()`` calls and through module-level singletons;
 - **design**: a function that takes an asyncio lock, semaphore or condition somewhere is
   written for concurrent tasks — its author says so (a class that merely owns a lock is not
   enough: its ``connect()``/``close()`` are usually called once, by one owner).
@@ -28,7 +29,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..facts import CallSite, FunctionFacts, ModuleFacts, Scope
+from ..facts import CallSite, FunctionFacts, Held, ModuleFacts, Scope
 from ..finding import Evidence
 from ..summaries import Chain, Program, is_stub, sorted_calls
 from .frameworks.entries import entry_points
@@ -111,6 +112,8 @@ def _propagate(program: Program) -> TaskContexts:
             continue
         context = contexts[qualname][origin]
         for call in sorted_calls(fn, lambda c: c.awaited or _is_spawn(c)):
+            if call.awaited and any(_excludes(program, held) for held in call.held):
+                continue  # awaited under a lock: one task at a time gets past this call
             for target, node in _coroutines_run_by(program, fn, call):
                 by_origin = contexts.setdefault(target.qualname, {})
                 if origin in by_origin:
@@ -120,6 +123,13 @@ def _propagate(program: Program) -> TaskContexts:
                 by_origin[origin] = TaskContext(context.how, (*context.chain, hop), shared)
                 pending.append((target.qualname, origin, depth + 1))
     return contexts
+
+
+def _excludes(program: Program, held: Held) -> bool:
+    """Does holding this primitive keep other tasks out? A ``Semaphore(10)`` does not."""
+    if held.lock.primitive.family != "semaphore":
+        return True
+    return any(held.lock.key in m.binary_semaphores for m in program.modules.values())
 
 
 def _coroutines_run_by(
