@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit dogfood docs bench bench-lsp bench-workspace clean install vscode vscode-e2e-deps
+.PHONY: demo test lint typecheck unit dogfood docs bench bench-lsp bench-workspace bench-stress clean install vscode vscode-e2e-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ bench-lsp: install
 
 bench-workspace: install
 	$(BIN)/python bench/workspace_speed.py
+
+# Stress tests generated from each buggy version of the corpus, run against it and its fix, five
+# times over (bench/stress/run.py prints the outcomes, times and whether the bar is met).
+bench-stress: install
+	$(BIN)/python bench/stress/run.py --repeat 5
 
 # The harness of tests/e2e/test_vscode.py: code-server 4.100.3 + playwright-core, from the committed
 # lock. Needs the Debian packages .ci/run installs (ripgrep, libkrb5-dev, build-essential,

@@ -1,11 +1,11 @@
-"""Stress-test generation (riskhints.actions.stress) and writing (stress_write): arguments and
-instances inferred from annotations and defaults, factories and a skip for what cannot be
-inferred, both code paths of a lock-order inversion, probes for check-then-act, endpoints, the
-import of the module, no overwriting, and never writing outside the workspace."""
+"""Stress-test generation (riskhints.actions.stress): the entry point chosen from the finding
+(the top of the chain, both sides of an inversion, the decorator's wrapper, the context manager
+entered), fakes for what cannot be inferred, the shared harness written once, factories reused
+and never redefined, nothing overwritten, nothing written outside the workspace, and the CLI's
+FILE:FUNCTION and FILE:LINE."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -14,32 +14,65 @@ from pathlib import Path
 import pytest
 
 from riskhints.actions.stress import (
+    HARNESS_FILE,
     StressError,
     find_target,
     generate_stress_test,
+    harness_text,
+    has_oracle,
     import_name_for,
     stress_target_at,
+    workspace_root,
+    write_stress_test,
 )
-from riskhints.actions.stress_write import workspace_root, write_stress_test
 from riskhints.analysis import analyze_source
+from riskhints.analysis.knowledge.blocking import BLOCKING_CALLS
 from riskhints.cli import main
 from riskhints.config import ConfigError, parse_settings
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _source(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
 
 
-def _generate(text: str, target: str | int, path: str = "app/events.py") -> str:
+def _generate(text: str, target: str | int, path: str = "shop/rates.py") -> str:
     text = _source(text)
     return generate_stress_test(text, path, target, analyze_source(text, path)).text
 
 
-def _test_part(generated: str) -> str:
-    """The generated test (and factories), after the shared harness."""
-    return generated.split('return "Stacks of the tasks and threads:\\n"', 1)[1]
+def _tests_part(generated: str) -> str:
+    return generated.split("# == FAKES", 1)[1]
+
+
+RATES = _source(
+    """
+    import asyncio
+
+
+    class RateCache:
+        def __init__(self, client, ttl_s: float = 60.0) -> None:
+            self.client = client
+            self._cache = {}
+
+        async def rate(self, pair):
+            if pair not in self._cache:
+                self._cache[pair] = await self.client.fetch_rate(pair)
+            return self._cache[pair]
+
+
+    async def quote_all(cache: RateCache, pairs):
+        return await asyncio.gather(*(cache.rate(pair) for pair in pairs))
+    """
+)
+
+
+def _workspace(tmp_path: Path) -> tuple[Path, Path]:
+    root = tmp_path / "shop-root"
+    (root / "shop").mkdir(parents=True)
+    (root / "shop" / "__init__.py").write_text("")
+    module = root / "shop" / "rates.py"
+    module.write_text(RATES, encoding="utf-8")
+    return root, module
 
 
 def _ruff_clean(tmp_path: Path, text: str) -> None:
@@ -48,338 +81,209 @@ def _ruff_clean(tmp_path: Path, text: str) -> None:
     common = ["--isolated", "--line-length", "100", "--target-version", "py310"]
     ruff = [sys.executable, "-m", "ruff"]
     check = subprocess.run(
-        [*ruff, "check", *common, "--select", "E,F,I,UP,B", str(generated)],
+        [*ruff, "check", *common, "--select", "E,F,B", str(generated)],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert check.returncode == 0, check.stdout
-    formatted = subprocess.run(
-        [*ruff, "format", "--check", *common, str(generated)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert formatted.returncode == 0, formatted.stdout
 
 
-def _run_pytest(workspace: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    env.pop("PYTHONPATH", None)
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "tests/stress"],
-        cwd=workspace,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+# -- entry points and fakes ----------------------------------------------------------------------
 
 
-# -- arguments and instances ---------------------------------------------------------------------
-
-INFERRED = """
-    import asyncio
-    from dataclasses import dataclass
-    from pathlib import Path
-    from typing import Literal, Optional
-
-
-    @dataclass
-    class Settings:
-        region: str
-        retries: int
-
-
-    class EventBus:
-        def __init__(self, name: str, capacity: int = 10) -> None:
-            self.name = name
-            self.lock = asyncio.Lock()
-
-        async def handle_event(
-            self,
-            topic: str,
-            partition: int,
-            weight: float,
-            retry_delay: float,
-            urgent: bool,
-            tags: list[str],
-            counts: dict[str, int],
-            export_path: Path,
-            note: str | None,
-            mode: Literal["fast", "safe"],
-            settings: Settings,
-            fallback: Optional[bytes],
-            *,
-            key: bytes,
-            limit: int = 5,
-        ) -> None:
-            async with self.lock:
-                await asyncio.sleep(0)
-"""
+def test_unannotated_collaborators_and_arguments_get_fakes_in_one_marked_place() -> None:
+    text = _generate(RATES, "RateCache.rate")
+    tests = _tests_part(text)
+    assert 'MODULE = "shop.rates"' in text
+    assert "def make_rate_cache(stress: rh.Stress) -> Any:" in tests
+    assert 'client=stress.fake("client")' in tests and "ttl_s" not in tests
+    assert 'touched={"_cache": "dict", "client": "fake"}' in tests
+    assert 'return {"pair": stress.fake("pair")}' in tests
+    # The check-then-act: the awaited call is probed on the shared instance's collaborator.
+    assert 'probe = stress.probe(rate_cache.client, "fetch_rate")' in tests
+    assert "stress.expect_one_at_a_time(\n" in tests
+    assert 'probe, lambda: rate_cache.rate(**rate_args), state="self._cache"' in tests
 
 
-def test_arguments_and_the_instance_are_inferred_from_annotations_and_defaults() -> None:
-    test = _test_part(_generate(INFERRED, "EventBus.handle_event"))
-    assert 'event_bus = events.EventBus("stress")' in test
-    arguments = [
-        '"stress"',
-        "1",
-        "1.0",
-        "0.01",
-        "False",
-        '["stress"]',
-        '{"stress": 1}',
-        'tmp_path / "export_path"',
-        '"stress"',
-        '"fast"',
-        'events.Settings(region="stress", retries=1)',
-        'b"stress"',
-        'key=b"stress"',
-    ]
-    exploded = "".join(f"                {argument},\n" for argument in arguments)
-    assert f"            lambda: event_bus.handle_event(\n{exploded}            ),\n" in test
-    assert "def test_stress_handle_event(tmp_path: Path) -> None:" in test
-    assert "run_coroutines_concurrently(" in test and "count=50" in test
-    assert "NotImplementedError" not in test
+def test_generated_file_is_lint_clean(tmp_path: Path) -> None:
+    _ruff_clean(tmp_path, _generate(RATES, "RateCache.rate"))
 
 
-def test_generated_file_imports_the_module_by_its_path_and_is_lint_clean(tmp_path: Path) -> None:
-    generated = _generate(INFERRED, "EventBus.handle_event")
-    assert "IMPORT_ROOT = Path(__file__).resolve().parents[2]\n" in generated
-    assert "from app import events  # noqa: E402" in generated
-    assert "riskhints" not in generated.replace("riskhints-stress", "").replace(
-        "generated by riskhints", ""
-    ).replace("riskhints found", "").replace("riskhints could not", "")
-    _ruff_clean(tmp_path, generated)
-
-
-def test_src_layout_and_module_names_that_shadow_the_harness() -> None:
-    assert import_name_for("src/shop/orders.py") == ("shop.orders", "src")
-    assert import_name_for("shop/__init__.py") == ("shop", "")
-    text = _source("import time\n\nasync def tick(n: int) -> None:\n    pass\n")
-    generated = generate_stress_test(text, "src/clock/time.py", "tick", []).text
-    assert 'IMPORT_ROOT = Path(__file__).resolve().parents[2] / "src"' in generated
-    assert "import clock.time as time_module  # noqa: E402" in generated
-    assert "lambda: time_module.tick(1)," in generated
-    with pytest.raises(StressError, match="cannot be imported by a dotted name"):
-        import_name_for("my-app/orders.py")
-
-
-def test_what_cannot_be_inferred_goes_into_factories_and_the_test_skips(tmp_path: Path) -> None:
-    module = tmp_path / "billing.py"
-    module.write_text(
-        _source(
-            """
-            import threading
-
-
-            class Invoices:
-                def __init__(self, gateway) -> None:
-                    self.gateway = gateway
-                    self.lock = threading.Lock()
-
-                def settle(self, invoice: "Invoice", attempt: int) -> None:
-                    with self.lock:
-                        self.gateway.charge(invoice, attempt)
-            """
-        ),
-        encoding="utf-8",
-    )
-    text = module.read_text(encoding="utf-8")
-    written = write_stress_test(module, text, "Invoices.settle", [], tmp_path, "tests/stress")
-    assert written.skipped_until == ("make_invoices", "settle_arguments")
-    generated = written.path.read_text(encoding="utf-8")
-    test = _test_part(generated)
-    assert "def make_invoices() -> billing.Invoices:" in test
-    assert "riskhints could not infer `gateway` (no annotation)." in test
-    assert "def settle_arguments() -> tuple[tuple[Any, ...], dict[str, Any]]:" in test
-    assert "(inferred so far: 1). riskhints could not infer `invoice: 'Invoice'`." in test
-    assert "lambda: invoices.settle(*settle_args, **settle_kwargs)," in test
-    assert "run_in_threads(" in test and "count=16" in test
-    _ruff_clean(tmp_path, generated)
-
-    run = _run_pytest(tmp_path)
-    assert run.returncode == 0, run.stdout
-    assert "1 skipped" in run.stdout
-    assert "stress test not ready: fill in make_invoices(): build a Invoices" in run.stdout
-
-
-def test_check_then_act_without_a_call_to_count_asks_for_a_check(tmp_path: Path) -> None:
-    test = _test_part(
-        _generate(
-            """
-            import asyncio
-
-            _seen: set[str] = set()
-
-
-            async def remember(key: str) -> None:
-                if key not in _seen:
-                    await asyncio.sleep(0.01)
-                    _seen.add(key)
-
-
-            async def remember_all(keys: list[str]) -> None:
-                await asyncio.gather(*(remember(key) for key in keys))
-            """,
-            "remember",
-        )
-    )
-    assert "def remember_race_check() -> Callable[[], None]:" in test
-    assert "check_race = remember_race_check()" in test
-    assert test.rstrip().endswith("check_race()")
-
-
-# -- scenarios -----------------------------------------------------------------------------------
-
-
-def test_lock_order_inversion_runs_both_code_paths() -> None:
-    text = (ROOT / "fixtures/stress/telemetry/bad/telemetry.py").read_text(encoding="utf-8")
-    generated = generate_stress_test(
-        text, "telemetry.py", "TelemetryExporter.flush", analyze_source(text, "telemetry.py")
-    )
-    test = _test_part(generated.text)
-    assert 'telemetry_exporter = telemetry.TelemetryExporter(str(tmp_path / "path"))' in test
-    assert "lambda: telemetry_exporter.flush(),\n" in test
-    assert "lambda: telemetry_exporter.rotate(),\n" in test
-    assert "each in its own thread, alternating the two code paths of the\n    lock-order" in test
-    assert "- RH204 (line 32): lock-order inversion" in test
-
-
-def test_check_then_act_counts_the_calls_inside_the_awaited_call() -> None:
-    text = (ROOT / "fixtures/stress/db_pool/bad/database.py").read_text(encoding="utf-8")
-    test = _test_part(
-        generate_stress_test(text, "database.py", "get_pool", analyze_source(text, "db.py")).text
-    )
-    assert 'create_pool_probe = OverlapProbe("create_pool()")' in test
-    assert (
-        'monkeypatch.setattr(database, "create_pool", create_pool_probe.wrap(database.create_pool))'
-        in test
-    )
-    assert '"check-then-act race in `get_pool` on `_pool`"' in test
-
-
-def test_fastapi_endpoints_get_concurrent_requests_through_asgi(tmp_path: Path) -> None:
-    source = """
-        from fastapi import APIRouter, FastAPI
-        from pydantic import BaseModel
-
-        app = FastAPI()
-        router = APIRouter(prefix="/v1")
-
-
-        class Order(BaseModel):
-            sku: str
-
-
-        @app.get("/items/{item_id}")
-        async def read_item(item_id: int, q: str, page: int = 1) -> dict[str, int]:
-            return {"id": item_id}
-
-
-        @router.post("/orders")
-        async def create_order(order: Order) -> dict[str, str]:
-            return {"sku": order.sku}
-    """
-    read = _test_part(_generate(source, "read_item", "shop/api.py"))
-    assert "app = api.app" in read
-    assert 'lambda: request_through_asgi(app, "GET", "/items/1", params={"q": "stress"}),' in read
-    assert "Stress the endpoint `GET /items/{item_id}` (`read_item`)." in read
-    generated = _generate(source, "create_order", "shop/api.py")
-    create = _test_part(generated)
-    assert "from fastapi import FastAPI  # a router is served by an app of its own" in create
-    assert "app.include_router(api.router)" in create
-    assert "Stress the endpoint `POST /v1/orders` (`create_order`)." in create
-    assert "method, url, request_kwargs = create_order_request()" in create
-    assert "riskhints could not infer `order: Order`." in create
-    _ruff_clean(tmp_path, generated)
-
-
-def test_targets_by_name_and_by_line() -> None:
-    text = _source(INFERRED)
-    assert find_target(text, "handle_event") == ("EventBus.handle_event", 18)
-    assert find_target(text, 22) == ("EventBus.handle_event", 18)
-    with pytest.raises(StressError, match="no function or method `missing`"):
-        find_target(text, "missing")
-    with pytest.raises(StressError, match="line 1 is not inside"):
-        find_target(text, 1)
-    twice = _source("class A:\n    def run(self): ...\n\n\nclass B:\n    def run(self): ...\n")
-    with pytest.raises(StressError, match="ambiguous"):
-        find_target(twice, "run")
-    assert find_target(twice, "B.run") == ("B.run", 6)
-
-
-def test_the_action_is_offered_on_coroutines_lock_users_and_flagged_functions() -> None:
-    text = _source(
+def test_a_line_chooses_the_finding_there_and_an_inversion_runs_both_paths() -> None:
+    locks = _source(
         """
         import threading
 
-        lock = threading.Lock()
+        accounts_lock = threading.Lock()
+        ledger_lock = threading.Lock()
 
 
-        async def poll() -> None: ...
+        def transfer(source, target, cents):
+            with accounts_lock:
+                with ledger_lock:
+                    source.debit(cents)
 
 
-        def update() -> None:
-            with lock:
-                pass
-
-
-        def render(value: int) -> str:
-            with open("out.txt") as handle:
-                return handle.read()
+        def audit(report):
+            with ledger_lock:
+                with accounts_lock:
+                    report.add("ok")
         """
     )
-    assert stress_target_at(text, 6, []) == "poll"
-    assert stress_target_at(text, 10, []) == "update"
-    assert stress_target_at(text, 15, []) is None
-    assert stress_target_at("def broken(:\n", 1, []) is None
+    findings = analyze_source(locks, "bank/ledger.py")
+    [inversion] = [f for f in findings if f.rule == "RH204"]
+    text = generate_stress_test(locks, "bank/ledger.py", inversion.span.line, findings).text
+    tests = _tests_part(text)
+    assert "stress.expect_no_deadlock(" in tests and "threads=True" in tests
+    assert "target.audit(**audit_args)" in tests and "target.transfer(**transfer_args)" in tests
 
 
-# -- writing -------------------------------------------------------------------------------------
+def test_a_nested_function_is_reached_through_the_decorated_function() -> None:
+    text = _generate(
+        """
+        import functools
+        import time
 
 
-RATES = (ROOT / "fixtures/stress/rate_cache/bad/rates.py").read_text(encoding="utf-8")
+        def retried(fn):
+            @functools.wraps(fn)
+            async def wrapper(*args, **kwargs):
+                for _ in range(3):
+                    try:
+                        return await fn(*args, **kwargs)
+                    except ConnectionError:
+                        time.sleep(0.5)
+
+            return wrapper
 
 
-def _workspace(tmp_path: Path) -> tuple[Path, Path]:
-    root = tmp_path / "ws"
-    (root / "shop").mkdir(parents=True)
-    module = root / "shop" / "rates.py"
-    module.write_text(RATES, encoding="utf-8")
-    return root, module
+        @retried
+        async def push(client, event):
+            return await client.send(event)
+        """,
+        "retried.<locals>.wrapper",
+        "shop/push.py",
+    )
+    assert "stress.expect_loop_not_blocked(lambda: target.push(**push_args))" in text
 
 
-def test_a_second_test_is_appended_never_overwriting(tmp_path: Path) -> None:
+def test_a_decorator_without_users_wraps_a_fake_and_a_context_manager_is_entered() -> None:
+    text = _generate(
+        """
+        import contextlib
+        import functools
+        import time
+
+
+        def throttled(fn):
+            @functools.wraps(fn)
+            async def wrapper(*args, **kwargs):
+                time.sleep(0.1)
+                return await fn(*args, **kwargs)
+
+            return wrapper
+
+
+        @contextlib.asynccontextmanager
+        async def checkout(pool):
+            conn = pool.getconn()
+            time.sleep(0.1)
+            yield conn
+        """,
+        "throttled",
+        "shop/util.py",
+    )
+    assert 'wrapped = target.throttled(stress.fake_function("decorated", is_async=True))' in text
+    text = _generate(text.split("# == FAKES")[0] and RATES, "RateCache.rate")
+    cm = _generate(
+        """
+        import contextlib
+        import time
+
+
+        @contextlib.asynccontextmanager
+        async def checkout(pool):
+            time.sleep(0.1)
+            yield pool
+        """,
+        "checkout",
+        "shop/db.py",
+    )
+    assert "lambda: stress.enter(target.checkout(**checkout_args))" in cm
+
+
+def test_fastapi_route_with_a_dependency_outside_the_chain() -> None:
+    text = _generate(
+        """
+        import time
+
+        from fastapi import Depends, FastAPI
+
+        app = FastAPI()
+
+
+        def get_repo():
+            return object()
+
+
+        @app.get("/items/{item_id}")
+        async def item(item_id: int, verbose: bool = False, repo=Depends(get_repo)):
+            time.sleep(0.2)
+            return {"id": item_id}
+        """,
+        "item",
+        "shop/api.py",
+    )
+    assert "app = target.app" in text
+    assert 'app.dependency_overrides[target.get_repo] = lambda: stress.fake("repo")' in text
+    assert 'stress.request(app, "GET", "/items/1")' in text
+
+
+def test_targets_by_name_and_by_line_and_where_the_action_is_offered() -> None:
+    assert find_target(RATES, "RateCache.rate") == ("RateCache.rate", 9)
+    assert find_target(RATES, 11) == ("RateCache.rate", 9)
+    findings = analyze_source(RATES, "shop/rates.py")
+    assert stress_target_at(RATES, 11, findings) == "RateCache.rate"
+    assert stress_target_at(RATES, 4, findings) is None  # __init__: no coroutine, no finding
+    assert has_oracle("RH203") and has_oracle("RH303") and not has_oracle("RH206")
+    with pytest.raises(StressError, match="no function or method `missing`"):
+        generate_stress_test(RATES, "shop/rates.py", "missing", findings)
+    assert import_name_for("src/shop/rates.py") == ("shop.rates", "src")
+    with pytest.raises(StressError, match="cannot be imported by a dotted name"):
+        import_name_for("my-app/rates.py")
+
+
+# -- the harness and writing ---------------------------------------------------------------------
+
+
+def test_harness_has_the_blocking_apis_of_the_knowledge_tables() -> None:
+    text = harness_text()
+    assert "# __BLOCKING_APIS__" not in text
+    for name in ("time.sleep", "requests.Session.get", "builtins.open", "socket.getaddrinfo"):
+        assert f'"{name}": "{BLOCKING_CALLS[name].what}"' in text
+    compile(text, HARNESS_FILE, "exec")
+
+
+def test_harness_written_once_and_factories_never_redefined(tmp_path: Path) -> None:
     root, module = _workspace(tmp_path)
-    first = write_stress_test(module, RATES, "RateCache.rate", [], root, "tests/stress")
-    assert first.path == root / "tests" / "stress" / "test_stress_rates.py"
-    before = first.path.read_text(encoding="utf-8")
-    second = write_stress_test(module, RATES, "RateCache.rate", [], root, "tests/stress")
-    assert second.path == first.path and second.appended
-    assert second.test_name == "test_stress_rate_2"
-    after = first.path.read_text(encoding="utf-8")
-    assert after.startswith(before)
-    assert after.count("# == Stress harness") == 1
-    compile(after, str(first.path), "exec")
-
-
-def test_a_file_of_another_module_or_of_the_user_is_left_alone(tmp_path: Path) -> None:
-    root, module = _workspace(tmp_path)
-    stress = root / "tests" / "stress"
-    stress.mkdir(parents=True)
-    mine = stress / "test_stress_rates.py"
-    mine.write_text("def test_mine() -> None:\n    assert True\n", encoding="utf-8")
-    written = write_stress_test(module, RATES, "RateCache.rate", [], root, "tests/stress")
-    assert written.path == stress / "test_stress_shop_rates.py" and not written.appended
-    assert mine.read_text(encoding="utf-8") == "def test_mine() -> None:\n    assert True\n"
-    # A stress file of another module named `rates` is not appended to either.
-    (root / "billing").mkdir()
-    other = root / "billing" / "rates.py"
-    other.write_text(RATES, encoding="utf-8")
-    third = write_stress_test(other, RATES, "RateCache.rate", [], root, "tests/stress")
-    assert third.path.name == "test_stress_billing_rates.py"
+    findings = analyze_source(RATES, "shop/rates.py")
+    first = write_stress_test(module, RATES, "RateCache.rate", findings, root, "tests/stress")
+    assert first.harness_created and first.harness.name == HARNESS_FILE
+    assert not first.appended and first.rule == "RH401"
+    # The user fills in a fake; a second test of the same module must keep it.
+    filled = first.path.read_text().replace('client=stress.fake("client")', "client=RealClient()")
+    first.path.write_text(filled)
+    harness = first.harness.read_text()
+    first.harness.write_text(harness + "# the user's note\n")
+    second = write_stress_test(module, RATES, "quote_all", findings, root, "tests/stress")
+    assert second.appended and not second.harness_created
+    text = second.path.read_text()
+    assert text.startswith(filled) and text.count("def make_rate_cache(") == 1
+    assert "client=RealClient()" in text
+    assert second.harness.read_text().endswith("# the user's note\n")
+    again = write_stress_test(module, RATES, "RateCache.rate", findings, root, "tests/stress")
+    assert again.test_name == "test_rate_check_then_act_2"
 
 
 def test_never_writes_outside_the_workspace(tmp_path: Path) -> None:
@@ -396,6 +300,17 @@ def test_never_writes_outside_the_workspace(tmp_path: Path) -> None:
     assert list(outside.iterdir()) == []
     with pytest.raises(StressError, match="loose.py is not inside the workspace"):
         write_stress_test(tmp_path / "loose.py", RATES, "rate", [], root, "tests/stress")
+
+
+def test_a_symlinked_harness_is_not_followed(tmp_path: Path) -> None:
+    root, module = _workspace(tmp_path)
+    folder = root / "tests" / "stress"
+    folder.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere.py"
+    (folder / HARNESS_FILE).symlink_to(elsewhere)
+    with pytest.raises(StressError, match="leads outside the workspace"):
+        write_stress_test(module, RATES, "RateCache.rate", [], root, "tests/stress")
+    assert not elsewhere.exists()
 
 
 def test_workspace_root_is_the_folder_else_the_git_root_else_the_fallback(tmp_path: Path) -> None:
@@ -418,10 +333,7 @@ def test_stress_test_dir_setting_is_validated() -> None:
             parse_settings({"stress-test-dir": bad}, "x")
 
 
-# -- command line --------------------------------------------------------------------------------
-
-
-def test_cli_writes_the_test_and_prints_its_path(
+def test_cli_file_function_and_file_line_write_the_same_test(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root, module = _workspace(tmp_path)
@@ -431,9 +343,14 @@ def test_cli_writes_the_test_and_prints_its_path(
     out, err = capsys.readouterr()
     assert out == "tests/load/test_stress_rates.py\n"
     assert "run it with: python -m pytest tests/load/test_stress_rates.py" in err
-    assert main(["stress", "shop/rates.py:20"]) == 0
-    assert "test_stress_rate_2 appended to" in capsys.readouterr().err
-    assert main(["stress", "shop/rates.py:nothing"]) == 2
-    assert "no function or method `nothing`" in capsys.readouterr().err
-    assert main(["stress", "shop/rates.py"]) == 2
-    assert "expected FILE:FUNCTION" in capsys.readouterr().err
+    assert "the shared harness is tests/load/_riskhints_stress.py" in err
+    by_name = (root / out.strip()).read_text()
+    [finding] = analyze_source(RATES, "shop/rates.py")
+    assert main(["stress", f"shop/rates.py:{finding.span.line}"]) == 0
+    assert "test_rate_check_then_act_2 appended to" in capsys.readouterr().err
+    text = (root / out.strip()).read_text()
+    added = text[len(by_name) :]
+    assert "def make_rate_cache" not in added  # the factory is reused
+    by_line = added.split("def test_rate_check_then_act_2(", 1)[1]
+    assert by_line.strip() == by_name.split("def test_rate_check_then_act(", 1)[1].strip()
+    assert main(["stress", "shop/rates.py:nothing_here"]) == 2

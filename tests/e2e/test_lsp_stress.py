@@ -118,28 +118,40 @@ async def test_action_writes_the_test_in_the_workspace_and_shows_it(
 ) -> None:
     uri = open_document(client, workspace / "shop" / "rates.py", SOURCE)
     assert [d.code for d in await diagnostics(client, uri, 1)] == ["RH401"]
-    [action] = await _actions(client, uri, _at(_line("if pair not in")), [], only=[KIND])
-    assert action.title == "Insert stress test for `RateCache.rate`"
+    # On the finding's line: the action for that finding, by its 0-based line (as FILE:LINE).
+    update = _line("self._cache[pair] = await")
+    [action] = await _actions(client, uri, _at(update), [], only=[KIND])
+    assert action.title == "Insert stress test for RH401 in `RateCache.rate`"
     assert action.kind == KIND and action.command is not None
-    assert list(action.command.arguments or ()) == [uri, "RateCache.rate"]
+    assert list(action.command.arguments or ()) == [uri, update]
+    # Elsewhere in a coroutine: the action for the function, by name.
+    [by_name] = await _actions(client, uri, _at(_line("if pair not in")), [], only=[KIND])
+    assert by_name.title == "Insert stress test for `RateCache.rate`"
 
     result = await _run(client, list(action.command.arguments or ()))
-    written = workspace / "tests" / "stress" / "test_stress_rates.py"
+    folder = workspace / "tests" / "stress"
+    written = folder / "test_stress_rates.py"
     assert result["path"] == "tests/stress/test_stress_rates.py"
-    assert result["test"] == "test_stress_rate" and result["appended"] is False
+    assert result["test"] == "test_rate_check_then_act" and result["appended"] is False
+    assert result["rule"] == "RH401" and result["harness"] == "tests/stress/_riskhints_stress.py"
     assert (await _shown(client, 1)).uri == written.as_uri()
     first = written.read_text(encoding="utf-8")
-    assert "from shop import rates" in first
-    assert 'monkeypatch.setattr(rate_cache, "_fetch_rate"' in first
+    assert 'MODULE = "shop.rates"' in first and "import _riskhints_stress as rh" in first
+    assert 'probe = stress.probe(rate_cache, "_fetch_rate")' in first
+    harness = (folder / "_riskhints_stress.py").read_text(encoding="utf-8")
 
-    # The same module again, by 0-based line: appended to that file, nothing overwritten.
+    # The same module again, by 0-based line: appended to that file, nothing overwritten, the
+    # factory of the shared instance not defined twice, the harness left as it was.
     again = await _run(client, [uri, _line("async def _fetch_rate")])
-    assert again["test"] == "test_stress_fetch_rate" and again["appended"] is True
+    assert again["test"] == "test_fetch_rate_under_load" and again["appended"] is True
     after = written.read_text(encoding="utf-8")
-    assert after.startswith(first) and "def test_stress_fetch_rate() -> None:" in after
+    assert after.startswith(first) and "def test_fetch_rate_under_load(" in after
+    assert after.count("def make_rate_cache(") == 1
+    assert (folder / "_riskhints_stress.py").read_text(encoding="utf-8") == harness
     assert (await _shown(client, 2)).uri == written.as_uri()
-    assert sorted(p.name for p in (workspace / "tests" / "stress").iterdir()) == [
-        "test_stress_rates.py"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "_riskhints_stress.py",
+        "test_stress_rates.py",
     ]
 
 

@@ -1,11 +1,12 @@
-"""``riskhints stress FILE:FUNCTION``: write a stress test for a function (the same test as the
+"""``riskhints stress FILE:FUNCTION`` / ``FILE:LINE``: write a stress test (the same test as the
 server's ``riskhints.insertStressTest`` command) and print the path of the file it went into.
 
-FUNCTION is a name (``handle_event``, ``EventHandler.handle_event``) or a 1-based line inside
-the function. The test goes under the ``stress-test-dir`` setting (default ``tests/stress``) of
-the workspace: the git root above the file, else the current directory (which must hold the
-file). Nothing is overwritten: the test is appended to the module's stress file or starts a new
-one.
+FUNCTION is a name (``handle_event``, ``EventHandler.handle_event``); LINE is a 1-based line:
+the finding there (the most serious with an oracle), else the function holding the line. The
+shared harness ``_riskhints_stress.py`` is written beside the test when missing. The test goes
+under the ``stress-test-dir`` setting (default ``tests/stress``) of the workspace: the git root
+above the file, else the current directory (which must hold the file). Nothing is overwritten:
+the test is appended to the module's stress file or starts a new one.
 
 Exit codes: 0 written; 2 when the argument is malformed, the file cannot be read, or the test
 cannot be generated or written (with a message saying why).
@@ -26,12 +27,12 @@ EXIT_OK, EXIT_ERROR = 0, 2
 def add_parser(commands: Any) -> None:
     stress = commands.add_parser(
         "stress",
-        help="write a stress test that runs the function at FILE:FUNCTION under concurrent load",
+        help="write a stress test that makes the hazard at FILE:FUNCTION or FILE:LINE show up",
     )
     stress.add_argument(
         "location",
-        metavar="FILE:FUNCTION",
-        help="a file and a function in it (name, Class.method, or a 1-based line)",
+        metavar="FILE:FUNCTION|FILE:LINE",
+        help="a file and a function in it (name or Class.method), or a 1-based line of a finding",
     )
     stress.add_argument(
         "--stress-dir",
@@ -41,8 +42,7 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..actions.stress import StressError
-    from ..actions.stress_write import workspace_root, write_stress_test
+    from ..actions.stress import StressError, workspace_root, write_stress_test
     from ..analysis import analyze_source, decode_source
     from ..config import ConfigError, Settings, find_pyproject, load_pyproject, parse_settings
 
@@ -76,8 +76,7 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(f"{shown}\n")
     verb = "appended to" if written.appended else "written to"
     note = f"{written.test_name} {verb} {shown}; run it with: python -m pytest {shown}"
-    if written.skipped_until:
-        factories = ", ".join(f"{name}()" for name in written.skipped_until)
-        note += f"\nit is skipped until you fill in {factories}"
+    if written.harness_created:
+        note += f"\nthe shared harness is {display_path(written.harness)}"
     sys.stderr.write(note + "\n")
     return EXIT_OK

@@ -122,7 +122,9 @@ def register(server: RiskhintsServer) -> None:
         logging_actions += await checklist.code_actions(  # assumptions checklist and prompt
             ls, document, result.findings, [f for _, f in selected], start[0], only
         )
-        logging_actions += await stress.code_actions(ls, document, result.findings, start[0], only)
+        logging_actions += await stress.code_actions(
+            ls, document, result.findings, [f for _, f in selected], start[0], only
+        )
         if not (request.quick_fixes or request.fix_all):
             return logging_actions or None
         computed = await session.in_worker(compute_actions, request)

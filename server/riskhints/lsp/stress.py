@@ -4,13 +4,15 @@ Code action ``refactor.riskhints.stressTest`` — "Insert stress test for `f`" �
 under the cursor when it is a coroutine, uses a lock, or has findings. It runs the command:
 
 ``riskhints.insertStressTest``, arguments ``[uri: str, function: str | int]`` (a name such as
-``EventHandler.handle_event``, or a 0-based line inside the function, as LSP positions are).
+``EventHandler.handle_event``, or a 0-based line, as LSP positions are: the finding there, else
+the function holding it — the same test as ``riskhints stress FILE:LINE``). The action is
+offered on every finding whose hazard family has an oracle, and on coroutines without one.
 It writes the test under the ``stressTestDir`` setting (default ``tests/stress``) of the
 workspace — the workspace folder holding the file, else its git root; outside both nothing is
 written and the command fails with a message saying so — appending to the module's stress file
 or creating a new one, never overwriting a file. Then it asks the client to open the file
 (``window/showDocument``, when supported; not awaited, so the answer never waits on the
-client) and returns ``{"uri", "path", "test", "appended", "skippedUntil"}``.
+client) and returns ``{"uri", "path", "test", "appended", "rule", "harness"}``.
 
 The server never imports or runs the code; generating and writing happen on the worker pool.
 """
@@ -29,8 +31,14 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path
 
-from ..actions.stress import StressError, stress_target_at
-from ..actions.stress_write import WrittenTest, workspace_root, write_stress_test
+from ..actions.stress import (
+    StressError,
+    WrittenTest,
+    has_oracle,
+    stress_target_at,
+    workspace_root,
+    write_stress_test,
+)
 from ..analysis import AnalysisOptions, Finding, analyze_source, decode_source
 from .documents import Document, file_path
 
@@ -76,25 +84,41 @@ async def code_actions(
     ls: RiskhintsServer,
     document: Document,
     findings: Sequence[Finding],
+    selected: Sequence[Finding],
     line: int,
     only: Sequence[str] | None,
 ) -> list[types.CodeAction]:
-    """The stress-test action for the function at 1-based ``line`` of ``document`` (a copy)."""
+    """ "Insert stress test" for each selected finding whose hazard has an oracle (the command
+    gets the finding's line, as ``riskhints stress FILE:LINE`` does), else for the function at
+    1-based ``line`` of ``document`` (a copy) when it is worth one."""
     from .code_actions import _wanted
 
     if not _wanted(KIND, only) or not document.uri.startswith("file:"):
         return []
+    actions: list[types.CodeAction] = []
+    seen: set[tuple[str, int]] = set()
+    for finding in selected:
+        if not has_oracle(finding.rule) or (finding.rule, finding.span.line) in seen:
+            continue
+        seen.add((finding.rule, finding.span.line))
+        where = finding.function or f"line {finding.span.line}"
+        title = f"Insert stress test for {finding.rule} in `{where}`"
+        arguments: list[Any] = [document.uri, finding.span.line - 1]
+        actions.append(_action(title, arguments))
+    if actions:
+        return actions
     name = await ls.session.in_worker(stress_target_at, document.text, line, tuple(findings))
     if name is None:
         return []
-    title = f"Insert stress test for `{name}`"
-    return [
-        types.CodeAction(
-            title=title,
-            kind=KIND,
-            command=types.Command(title=title, command=COMMAND, arguments=[document.uri, name]),
-        )
-    ]
+    return [_action(f"Insert stress test for `{name}`", [document.uri, name])]
+
+
+def _action(title: str, arguments: list[Any]) -> types.CodeAction:
+    return types.CodeAction(
+        title=title,
+        kind=KIND,
+        command=types.Command(title=title, command=COMMAND, arguments=arguments),
+    )
 
 
 def register(server: RiskhintsServer) -> None:
@@ -138,7 +162,8 @@ def register(server: RiskhintsServer) -> None:
             "path": written.path.relative_to(root).as_posix(),
             "test": written.test_name,
             "appended": written.appended,
-            "skippedUntil": list(written.skipped_until),
+            "rule": written.rule,
+            "harness": written.harness.relative_to(root).as_posix(),
         }
 
 

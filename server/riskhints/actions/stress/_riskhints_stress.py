@@ -1,0 +1,1591 @@
+"""Stress harness shared by the tests riskhints generates (riskhints-stress-harness: 2).
+
+riskhints wrote this file once into the stress folder; the `test_stress_*.py` files beside it
+import it. It needs only pytest and the standard library. A test builds a `Stress` run, which
+imports the module under test, fakes what cannot be built, drives the code (coroutines on a
+fresh event loop, threads, an ASGI app, a context manager, a decorator's wrapper) and asks one
+oracle whether the hazard happened:
+
+- `expect_loop_not_blocked`: a blocking API called on the event loop's thread (recorded, with
+  the stack), or the loop not running for a long time;
+- `expect_no_deadlock`: locks re-entered by their holder, taken in opposite orders, a thread
+  lock blocking the loop, or calls still unfinished at the deadline (with every stack);
+- `expect_one_at_a_time`: calls overlapping between a check and the update it guards;
+- `expect_cancellation_propagates`: a task cancelled at an await must end cancelled;
+- `expect_no_dropped_task`, `expect_no_unawaited_coroutine`, `expect_one_client_session`.
+
+No real I/O, ever: while a run is active the blocking APIs riskhints knows (the table below)
+are patched. On the event loop's thread a call is recorded; everywhere it returns a fake (or
+really runs, for reads inside the project, writes inside `tmp_path`, thread waits) after a short
+simulated latency. Network connections, DNS look-ups and processes are never made.
+
+Deterministic: fakes' awaits yield to the loop a number of times drawn from a seeded generator,
+so the same seed gives the same interleaving. The seed is printed with every failure; set
+RISKHINTS_STRESS_SEED to replay another one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import functools
+import gc
+import importlib
+import inspect
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+import traceback
+import types
+import urllib.parse
+import warnings
+import weakref
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HARNESS_VERSION = 2
+SEED_ENV = "RISKHINTS_STRESS_SEED"
+DEFAULT_SEED = 1
+CALLS = 8  # concurrent calls of one test
+TIMEOUT_S = 2.0  # calls still unfinished after this long: a deadlock
+LATENCY_S = 0.002  # what a faked blocking call takes
+MAX_SLEEP_S = 0.05  # a time.sleep off the loop thread is cut to this
+LOOP_LAG_S = 1.5  # the loop not running for this long fails a blocked-loop test on its own
+SHOWN_STACKS = 10
+
+# Blocking APIs from riskhints' knowledge tables: qualified name -> what the call does. Written
+# here by riskhints; a row you add is patched like the others.
+BLOCKING_APIS: dict[str, str] = {
+    # __BLOCKING_APIS__
+}
+
+_real_sleep = time.sleep
+_real_monotonic = time.monotonic
+_real_open = builtins.open
+_HARNESS_FILE = os.path.normcase(os.path.abspath(__file__))
+_STDLIB = os.path.normcase(sysconfig.get_paths()["stdlib"]) + os.sep
+_LOCK_TYPE = type(threading.Lock())
+_RLOCK_TYPE = type(threading.RLock())
+_state = threading.local()  # .inside: a guarded call is running on this thread (no recursion)
+
+
+class StressHazard(BaseException):
+    """Raised into the code under test when the hazard happens (a BaseException, so that an
+    `except Exception` in that code does not hide it); the run also records it."""
+
+
+# -- fakes ---------------------------------------------------------------------------------------
+
+
+class Fake:
+    """Stands in for anything the test cannot build: every attribute is a fake, every call
+    returns one (and is recorded), awaiting one yields to the event loop, `with`/`async with`
+    work, iteration is empty. Replace it in the test's FAKES section with the real thing."""
+
+    def __init__(self, name: str, run: Stress | None = None) -> None:
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_run", run)
+        object.__setattr__(self, "_children", {})
+        object.__setattr__(self, "calls", [])
+
+    def __repr__(self) -> str:
+        return f"<fake {self._name}>"
+
+    __str__ = __repr__
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        children = object.__getattribute__(self, "_children")
+        if name not in children:
+            children[name] = Fake(f"{self._name}.{name}", self._run)
+        return children[name]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._children[name] = value
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Fake:
+        self.calls.append((args, kwargs))
+        return Fake(f"{self._name}()", self._run)
+
+    def __await__(self) -> Any:
+        run = self._run
+        if run is not None and run.weak_waiting is not None:
+            # the dropped-task oracle: wait on a future only the run's weak set knows of
+            future = asyncio.get_running_loop().create_future()
+            run.weak_waiting.add(future)
+            yield from future
+        else:
+            for _ in range(run.yields() if run is not None else 1):
+                yield None  # a bare yield inside a task: the loop runs the other tasks once
+        return Fake(f"await {self._name}", run)
+
+    def __enter__(self) -> Fake:
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        return False
+
+    async def __aenter__(self) -> Fake:
+        await self
+        return self
+
+    async def __aexit__(self, *exc: object) -> bool:
+        return False
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+    def __aiter__(self) -> Fake:
+        return self
+
+    async def __anext__(self) -> Any:
+        raise StopAsyncIteration
+
+    def __len__(self) -> int:
+        return 0
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __contains__(self, item: object) -> bool:
+        return False
+
+    def __getitem__(self, key: object) -> Fake:
+        return Fake(f"{self._name}[{key!r}]", self._run)
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+    def __int__(self) -> int:
+        return 0
+
+    def __float__(self) -> float:
+        return 0.0
+
+    def __index__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def _math(self, *other: object) -> Fake:
+        return Fake(f"{self._name}*", self._run)
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _math
+    __truediv__ = __rtruediv__ = __floordiv__ = __mod__ = __or__ = __and__ = _math
+    __lt__ = __le__ = __gt__ = __ge__ = lambda self, other: False  # noqa: E731
+
+
+def _fake_result(name: str, run: Stress) -> Any:
+    return Fake(f"{name}()", run)
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+class Stress:
+    """One stress run: the module under test, its fakes, the patches against real I/O, and what
+    the oracles saw. Use it as a context manager; `target` is the imported module."""
+
+    def __init__(
+        self,
+        test_file: str,
+        module: str,
+        tmp_path: Path,
+        *,
+        root_up: int,
+        subdir: str = "",
+        seed: int | None = None,
+    ) -> None:
+        here = Path(test_file).resolve()
+        self.root = here.parents[root_up]
+        self.stress_dir = here.parent
+        self.import_root = self.root / subdir if subdir else self.root
+        self.module_name = module
+        self.tmp_path = Path(tmp_path).resolve()
+        env_seed = os.environ.get(SEED_ENV, "")
+        self.seed = int(env_seed) if env_seed.strip().lstrip("-").isdigit() else (seed or 1)
+        self.rng = random.Random(self.seed)
+        self.blocking: list[tuple[str, str, str]] = []  # (api, what it does, stack)
+        self.hazards: list[str] = []
+        self.thread_errors: list[str] = []
+        self.loop_errors: list[str] = []
+        self.loop_thread_id: int | None = None
+        self.longest_lag_s = 0.0
+        self.lag_stack = ""
+        self._patches: list[tuple[Any, str, Any]] = []
+        self._holders: dict[Any, list[Any]] = {}  # task or thread -> watched locks it holds
+        self._order: dict[tuple[int, int], str] = {}  # (first, then) -> where, by lock id
+        self.weak_waiting: weakref.WeakSet[asyncio.Future[Any]] | None = None
+        self._probes: list[Probe] = []
+        self._allowed_reads = [
+            self.root,
+            self.tmp_path,
+            Path(sys.prefix).resolve(),
+            Path(sys.base_prefix).resolve(),
+        ]
+        self.target: Any = None
+
+    # context management ------------------------------------------------------------------------
+
+    def __enter__(self) -> Stress:
+        global _ACTIVE
+        if str(self.import_root) not in sys.path:
+            sys.path.insert(0, str(self.import_root))
+        _ACTIVE = self
+        self._install_guards()
+        self._old_excepthook = threading.excepthook
+        threading.excepthook = self._thread_excepthook
+        # A fresh copy of the module for every test: module state (a cache, a pool set by an
+        # earlier test) must not decide the outcome.
+        sys.modules.pop(self.module_name, None)
+        try:
+            self.target = importlib.import_module(self.module_name)
+        except BaseException as error:  # noqa: B036 - any failure to import is the skip reason
+            self.__exit__(None, None, None)
+            reason = "".join(traceback.format_exception_only(type(error), error)).strip()
+            pytest.skip(f"cannot import {self.module_name}: {reason}")
+        self._install_guards()  # the libraries the module imported are guarded too
+        self._patch_module_names()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _ACTIVE
+        for owner, name, old in reversed(self._patches):
+            if old is _MISSING:
+                with contextlib.suppress(AttributeError):
+                    delattr(owner, name)
+            else:
+                setattr(owner, name, old)
+        self._patches.clear()
+        threading.excepthook = self._old_excepthook
+        _ACTIVE = None
+        sys.modules.pop(self.module_name, None)
+
+    def patch(self, owner: Any, name: str, value: Any) -> None:
+        """Set ``owner.name`` for this run (undone at its end)."""
+        self._patches.append(
+            (
+                owner,
+                name,
+                owner.__dict__.get(name, _MISSING)
+                if isinstance(owner, type)
+                else getattr(owner, name, _MISSING),
+            )
+        )
+        setattr(owner, name, value)
+
+    # building ----------------------------------------------------------------------------------
+
+    def fake(self, name: str) -> Fake:
+        return Fake(name, self)
+
+    def fake_function(self, name: str, *, is_async: bool) -> Callable[..., Any]:
+        """A function for a decorator to wrap: records its calls, yields once if async."""
+        fake = self.fake(name)
+        if is_async:
+
+            async def wrapped_async(*args: Any, **kwargs: Any) -> Any:
+                return await fake(*args, **kwargs)
+
+            wrapped_async.__name__ = wrapped_async.__qualname__ = name
+            return wrapped_async
+
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            return fake(*args, **kwargs)
+
+        wrapped.__name__ = wrapped.__qualname__ = name
+        return wrapped
+
+    def build(
+        self, cls: type, *args: Any, touched: dict[str, str] | None = None, **kwargs: Any
+    ) -> Any:
+        """``cls(*args, **kwargs)``; when that raises, an instance built without ``__init__``
+        whose ``touched`` attributes (those the analysed code uses) get values of the kind
+        named: "asyncio.Lock", "threading.Lock", "threading.RLock", "dict", "list", "set", "int",
+        "none", "fake" (constructor arguments of the same name are used as they are)."""
+        try:
+            instance = cls(*args, **kwargs)
+        except Exception:  # the constructor needs more than fakes: build without it
+            instance = cls.__new__(cls)
+            for name, kind in (touched or {}).items():
+                value = (
+                    kwargs[name.lstrip("_")]
+                    if name.lstrip("_") in kwargs
+                    else _of_kind(kind, f"{cls.__name__}.{name}", self)
+                )
+                with contextlib.suppress(AttributeError, TypeError):
+                    object.__setattr__(instance, name, value)
+        self.watch_locks(instance)
+        return instance
+
+    # the no-real-I/O guard ---------------------------------------------------------------------
+
+    def _install_guards(self) -> None:
+        for qualname, what in BLOCKING_APIS.items():
+            if qualname.endswith(".*"):
+                continue
+            found = _resolve(qualname)
+            if found is None:
+                continue
+            owner, name, original = found
+            if getattr(original, "__riskhints_guard__", False):
+                continue
+            self.patch(owner, name, _guard(qualname, what, original))
+        base = asyncio.base_events.BaseEventLoop
+        for name in (
+            "create_connection",
+            "create_datagram_endpoint",
+            "sock_connect",
+            "create_unix_connection",
+            "subprocess_exec",
+            "subprocess_shell",
+        ):
+            if hasattr(base, name):
+                self.patch(base, name, _refuse_async(name))
+        if hasattr(asyncio.unix_events, "_UnixSelectorEventLoop"):
+            for name in ("create_unix_connection", "subprocess_exec", "subprocess_shell"):
+                loop_cls = asyncio.unix_events._UnixSelectorEventLoop
+                if name in loop_cls.__dict__:
+                    self.patch(loop_cls, name, _refuse_async(name))
+        self.patch(subprocess.Popen, "__init__", _fake_popen_init)
+        for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "execv", "execve"):
+            if hasattr(os, name):
+                self.patch(os, name, _refuse(f"os.{name}"))
+        import socket as _socket
+
+        self.patch(
+            _socket.socket,
+            "connect",
+            _guard("socket.socket.connect", "does network I/O", _socket.socket.connect),
+        )
+        self.patch(
+            _socket.socket,
+            "connect_ex",
+            _guard("socket.socket.connect_ex", "does network I/O", _socket.socket.connect_ex),
+        )
+
+    def _patch_module_names(self) -> None:
+        """``from time import sleep`` binds the original in the module: rebind it (and in the
+        module's package siblings that are loaded) to the guarded one."""
+        guarded = {id(old): getattr(owner, name) for owner, name, old in self._patches}
+        prefix = self.module_name.split(".")[0]
+        for loaded_name, loaded in list(sys.modules.items()):
+            if loaded is None or not (
+                loaded_name == prefix
+                or loaded_name.startswith(prefix + ".")
+                or loaded is self.target
+            ):
+                continue
+            for name, value in list(vars(loaded).items()):
+                if id(value) in guarded and not isinstance(value, type):
+                    self.patch(loaded, name, guarded[id(value)])
+        self.watch_locks(self.target)
+        for value in list(vars(self.target).values()):
+            defined_here = getattr(type(value), "__module__", None) == self.target.__name__
+            if isinstance(value, type) and value.__module__ == self.target.__name__:
+                self.watch_locks(value)  # class attributes
+            elif defined_here and hasattr(value, "__dict__"):
+                self.watch_locks(value)  # a module-level instance (a singleton service)
+
+    def is_loop_thread(self) -> bool:
+        return self.loop_thread_id is not None and threading.get_ident() == self.loop_thread_id
+
+    def allowed_read(self, path: object) -> bool:
+        try:
+            resolved = Path(os.fspath(path)).resolve()  # type: ignore[arg-type]
+        except (TypeError, ValueError, OSError):
+            return False
+        return any(resolved.is_relative_to(base) for base in self._allowed_reads)
+
+    def allowed_write(self, path: object) -> bool:
+        try:
+            resolved = Path(os.fspath(path)).resolve()  # type: ignore[arg-type]
+        except (TypeError, ValueError, OSError):
+            return False
+        return resolved.is_relative_to(self.tmp_path)
+
+    def record_blocking(self, api: str, what: str) -> None:
+        self.blocking.append((api, what, _user_stack()))
+
+    def yields(self) -> int:
+        """How many times a fake's await yields to the loop: the seeded schedule."""
+        return self.rng.randint(1, 3)
+
+    # locks -------------------------------------------------------------------------------------
+
+    def watch_locks(self, owner: Any) -> None:
+        """Replace the locks held in ``owner``'s attributes (a module, a class, an instance) by
+        watched ones, which report re-entry, lock-order inversions and a loop blocked on a
+        thread lock instead of hanging."""
+        try:
+            items = list(vars(owner).items())
+        except TypeError:
+            return
+        label = getattr(owner, "__name__", None) or type(owner).__name__
+        for name, value in items:
+            shown = name if isinstance(owner, types.ModuleType) else f"{label}.{name}"
+            if isinstance(value, (_LOCK_TYPE, _RLOCK_TYPE)):
+                self.patch(
+                    owner,
+                    name,
+                    _WatchedThreadLock(value, shown, self, isinstance(value, _RLOCK_TYPE)),
+                )
+            elif type(value) is asyncio.Lock:
+                self.patch(owner, name, _WatchedAsyncLock(value, shown, self))
+
+    def hazard(self, message: str) -> StressHazard:
+        self.hazards.append(message + "\n" + _user_stack())
+        return StressHazard(message)
+
+    def lock_acquiring(self, lock: Any, holder: Any) -> None:
+        held = self._holders.get(holder, [])
+        here = _user_stack(limit=4)
+        for first in held:
+            if first is lock:
+                continue
+            self._order.setdefault((id(first), id(lock)), here)
+            reverse = self._order.get((id(lock), id(first)))
+            if reverse is not None:
+                raise self.hazard(
+                    f"lock-order inversion: `{first.name}` then `{lock.name}` here, but "
+                    f"`{lock.name}` then `{first.name}` elsewhere:\n{reverse}"
+                    "run together, each holds the lock the other waits for: possible deadlock"
+                )
+
+    def lock_acquired(self, lock: Any, holder: Any) -> None:
+        self._holders.setdefault(holder, []).append(lock)
+
+    def lock_released(self, lock: Any, holder: Any) -> None:
+        held = self._holders.get(holder, [])
+        if lock in held:
+            held.reverse()
+            held.remove(lock)
+            held.reverse()
+
+    # probes ------------------------------------------------------------------------------------
+
+    def probe(self, owner: Any, name: str) -> Probe:
+        """Count the calls of ``owner.name`` and how many are inside it at once."""
+        probe = Probe(f"{name}()")
+        original = getattr(owner, name, None)
+        if original is not None:
+            self.patch(owner, name, probe.wrap(original))
+        self._probes.append(probe)
+        return probe
+
+    # drivers -----------------------------------------------------------------------------------
+
+    def run_async(
+        self, calls: list[Callable[[], Any]], *, count: int = CALLS, timeout_s: float = TIMEOUT_S
+    ) -> Outcome:
+        return _run_on_loop(self, calls, count, timeout_s)
+
+    def run_threads(
+        self, calls: list[Callable[[], Any]], *, count: int = CALLS, timeout_s: float = TIMEOUT_S
+    ) -> Outcome:
+        return _run_in_threads(self, calls, count, timeout_s)
+
+    def enter(self, manager: Any) -> Any:
+        """A call that enters ``manager`` (a context manager, sync or async) and leaves it."""
+        if hasattr(manager, "__aenter__"):
+
+            async def entered() -> Any:
+                async with manager as value:
+                    await Fake("body", self)
+                    return value
+
+            return entered()
+        with manager as value:
+            return value
+
+    def request(
+        self,
+        app: Any,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> Any:
+        """One HTTP request to an ASGI app, in process (no server, no network)."""
+        return _asgi_request(app, method, path, query or {}, json_body)
+
+    def flask_request(self, app: Any, method: str, path: str, **kwargs: Any) -> Any:
+        """One request through Flask's test client (no server, no network)."""
+        with app.test_client() as client:
+            return client.open(path, method=method, **kwargs).status_code
+
+    # oracles -----------------------------------------------------------------------------------
+
+    def _fail(self, what: str, outcome: Outcome | None, extra: str = "") -> None:
+        lines = [what]
+        if extra:
+            lines.append(extra)
+        if outcome is not None and outcome.errors:
+            lines.append(
+                f"({len(outcome.errors)} of {outcome.count} calls also raised; the first:\n"
+                + outcome.errors[0]
+                + ")"
+            )
+        lines.append(f"stress seed {self.seed} (set {SEED_ENV}={self.seed} to replay it)")
+        pytest.fail("\n\n".join(lines), pytrace=False)
+
+    def _deadlock_or_hazards(self, outcome: Outcome) -> None:
+        if self.hazards:
+            self._fail("\n\n".join(_dedupe(self.hazards)), outcome)
+        if outcome.unfinished:
+            self._fail(
+                f"possible deadlock: {outcome.unfinished} of {outcome.count} calls unfinished "
+                f"after {outcome.timeout_s:g} s",
+                outcome,
+                outcome.stacks,
+            )
+
+    def expect_loop_not_blocked(self, *calls: Callable[[], Any], count: int = CALLS) -> None:
+        outcome = self.run_async(list(calls), count=count)
+        if self.blocking:
+            seen: dict[str, tuple[str, str, int]] = {}
+            for api, what, stack in self.blocking:
+                first = seen.get(api)
+                seen[api] = (what, first[1] if first else stack, (first[2] if first else 0) + 1)
+            reports = [
+                f"event loop blocked: `{api}` {what} on the event loop's thread ({n} times); "
+                f"the first call:\n{stack}"
+                for api, (what, stack, n) in seen.items()
+            ]
+            self._fail("\n".join(reports), outcome)
+        self._runtime_errors_on_loop(outcome)
+        self._deadlock_or_hazards(outcome)
+        if self.longest_lag_s > LOOP_LAG_S:
+            self._fail(
+                f"event loop blocked for {self.longest_lag_s * 1000:.0f} ms; the loop's thread "
+                f"was here:\n{self.lag_stack}",
+                outcome,
+            )
+
+    def expect_no_sync_wait_on_loop(self, *calls: Callable[[], Any], count: int = 2) -> None:
+        """The code runs inside a running event loop (a sync facade called from async code)."""
+        self.expect_loop_not_blocked(*calls, count=count)
+
+    def _runtime_errors_on_loop(self, outcome: Outcome) -> None:
+        words = (
+            "cannot be called from a running event loop",
+            "already running",
+            "in the same thread as an async event loop",
+            "Non-thread-safe operation",
+        )
+        for error in outcome.errors:
+            if any(word in error for word in words):
+                self._fail(
+                    "sync wait on the event loop: code running on the loop waits synchronously "
+                    "for work that needs that loop:\n" + error,
+                    None,
+                )
+
+    def expect_no_deadlock(
+        self, *calls: Callable[[], Any], count: int = CALLS, threads: bool = False
+    ) -> None:
+        outcome = (self.run_threads if threads else self.run_async)(list(calls), count=count)
+        self._deadlock_or_hazards(outcome)
+        if self.longest_lag_s > LOOP_LAG_S:
+            self._fail(
+                f"event loop blocked for {self.longest_lag_s * 1000:.0f} ms and calls may wait "
+                f"forever; the loop's thread was here:\n{self.lag_stack}",
+                outcome,
+            )
+
+    def expect_one_at_a_time(
+        self,
+        probe: Probe,
+        *calls: Callable[[], Any],
+        state: str,
+        count: int = CALLS,
+        threads: bool = False,
+    ) -> None:
+        outcome = (self.run_threads if threads else self.run_async)(list(calls), count=count)
+        self._deadlock_or_hazards(outcome)
+        if probe.most_inside > 1:
+            self._fail(
+                f"check-then-act race on `{state}`: {probe.most_inside} calls were inside "
+                f"`{probe.name}` at once ({probe.calls} calls in all for {count} identical "
+                "requests); each passed the check before any stored the result, so the side "
+                "effect ran more than once",
+                outcome,
+            )
+
+    def expect_cancellation_propagates(
+        self, call: Callable[[], Any], *, file: str, lines: tuple[int, int]
+    ) -> None:
+        outcome = _run_cancelled(self, call, file, lines)
+        if outcome.problem:
+            self._fail(outcome.problem, None)
+
+    def expect_no_dropped_task(self, *calls: Callable[[], Any]) -> None:
+        outcome = _run_dropping(self, list(calls))
+        destroyed = [e for e in self.loop_errors if "destroyed but it is pending" in e]
+        if destroyed:
+            self._fail(
+                "dropped task: a task created by the code was garbage-collected before it "
+                "finished (only the loop's weak reference kept it):\n" + destroyed[0],
+                outcome,
+            )
+
+    def expect_no_unawaited_coroutine(
+        self, *calls: Callable[[], Any], threads: bool = False
+    ) -> None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            outcome = (self.run_threads if threads else self.run_async)(list(calls), count=2)
+            gc.collect()
+        never = [str(w.message) for w in caught if "was never awaited" in str(w.message)]
+        if never:
+            self._fail(
+                f"coroutine never awaited: {never[0]} (its body never ran; "
+                f"{len(never)} such coroutines)",
+                outcome,
+            )
+
+    def expect_one_client_session(
+        self, owner: Any, name: str, *calls: Callable[[], Any], count: int = 4
+    ) -> None:
+        made: list[Fake] = []
+
+        def counted(*args: Any, **kwargs: Any) -> Fake:
+            session = self.fake(f"{name}()")
+            made.append(session)
+            return session
+
+        self.patch(owner, name, counted)
+        outcome = self.run_async(list(calls), count=count)
+        if len(made) >= count > 1:
+            self._fail(
+                f"client session per call: `{name}` was created {len(made)} times for {count} "
+                "calls; each one opens its own connection pool (and here none is shared)",
+                outcome,
+            )
+
+    def _thread_excepthook(self, args: Any) -> None:
+        if isinstance(args.exc_value, StressHazard):
+            return
+        self.thread_errors.append(
+            "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+        )
+
+
+_ACTIVE: Stress | None = None
+_MISSING = object()
+
+
+def active() -> Stress | None:
+    return _ACTIVE
+
+
+def _of_kind(kind: str, name: str, run: Stress) -> Any:
+    makers: dict[str, Callable[[], Any]] = {
+        "asyncio.Lock": asyncio.Lock,
+        "threading.Lock": threading.Lock,
+        "threading.RLock": threading.RLock,
+        "dict": dict,
+        "list": list,
+        "set": set,
+        "int": int,
+        "none": lambda: None,
+    }
+    return makers.get(kind, lambda: Fake(name, run))()
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+# -- guarded blocking APIs -----------------------------------------------------------------------
+
+
+def _resolve(qualname: str) -> tuple[Any, str, Any] | None:
+    """(owner, attribute, value) of an importable or already imported qualified name."""
+    parts = qualname.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:split])
+        module = sys.modules.get(module_name)
+        if module is None and module_name in (
+            "builtins",
+            "os",
+            "os.path",
+            "time",
+            "io",
+            "shutil",
+            "subprocess",
+            "socket",
+            "pathlib",
+            "glob",
+            "tempfile",
+            "urllib.request",
+            "sqlite3",
+            "http.client",
+            "smtplib",
+            "getpass",
+            "select",
+            "queue",
+            "threading",
+            "concurrent.futures",
+            "importlib",
+            "tarfile",
+            "zipfile",
+        ):
+            with contextlib.suppress(ImportError):
+                module = importlib.import_module(module_name)
+        if module is None:
+            continue
+        owner: Any = module
+        try:
+            for attr in parts[split:-1]:
+                owner = getattr(owner, attr)
+            value = getattr(owner, parts[-1])
+        except AttributeError:
+            return None
+        if isinstance(owner, type):
+            value = owner.__dict__.get(parts[-1], value)
+            if isinstance(value, (staticmethod, classmethod)) or owner.__module__ == "builtins":
+                return None
+            if not isinstance(value, (types.FunctionType, types.BuiltinFunctionType)):
+                return None
+        if isinstance(value, type) and qualname not in _FAKED_CLASSES:
+            return None
+        return owner, parts[-1], value
+    return None
+
+
+# Constructors in the table that are calls which do I/O (a connection, an archive).
+_FAKED_CLASSES = {
+    "smtplib.SMTP",
+    "smtplib.SMTP_SSL",
+    "zipfile.ZipFile",
+    "tempfile.TemporaryDirectory",
+}
+_WRITE_APIS = {
+    "os.write",
+    "os.fsync",
+    "os.remove",
+    "os.unlink",
+    "os.rename",
+    "os.makedirs",
+    "os.mkdir",
+    "os.rmdir",
+    "os.replace",
+    "os.chmod",
+    "os.chown",
+    "os.truncate",
+    "os.utime",
+    "os.symlink",
+    "os.link",
+    "shutil.copy",
+    "shutil.copy2",
+    "shutil.copyfile",
+    "shutil.copytree",
+    "shutil.rmtree",
+    "shutil.move",
+    "shutil.make_archive",
+    "shutil.unpack_archive",
+    "pathlib.Path.write_text",
+    "pathlib.Path.write_bytes",
+    "pathlib.Path.mkdir",
+    "pathlib.Path.unlink",
+    "pathlib.Path.rmdir",
+    "pathlib.Path.touch",
+    "pathlib.Path.rename",
+    "pathlib.Path.replace",
+    "pathlib.Path.chmod",
+    "pathlib.Path.symlink_to",
+    "pathlib.Path.hardlink_to",
+}
+_PASS_THROUGH_WAITS = ("threading.", "queue.", "concurrent.futures.", "multiprocessing.")
+
+
+def _guard(qualname: str, what: str, original: Any) -> Any:
+    @functools.wraps(original)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        run = _ACTIVE
+        if run is None or getattr(_state, "inside", False) or _called_by_harness():
+            return original(*args, **kwargs)
+        on_loop = run.is_loop_thread()
+        if on_loop:
+            run.record_blocking(qualname, what)
+        _state.inside = True
+        try:
+            return _simulate(run, qualname, original, args, kwargs, on_loop)
+        finally:
+            _state.inside = False
+
+    guarded.__riskhints_guard__ = True  # type: ignore[attr-defined]
+    return guarded
+
+
+def _called_by_harness() -> bool:
+    """Not a call of the code under test: the harness's own, the standard library's internals
+    (a thread pool's semaphore when code hands work to a thread), or a library's own work with
+    no frame of the project on the stack (a framework inspecting a route before calling it)."""
+    run = _ACTIVE
+    frame: Any = sys._getframe(2)
+    if _is_stdlib(frame.f_code.co_filename) or frame.f_code.co_filename == __file__:
+        return True
+    root = str(run.root) + os.sep if run is not None else ""
+    stress = str(run.stress_dir) + os.sep if run is not None else ""
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith(root) and not filename.startswith(stress):
+            if "-packages" not in filename:
+                return False
+        frame = frame.f_back
+    return True
+
+
+def _is_stdlib(filename: str) -> bool:
+    if filename.startswith("<frozen"):
+        return True
+    return os.path.normcase(filename).startswith(_STDLIB) and "-packages" not in filename
+
+
+def _simulate(
+    run: Stress,
+    api: str,
+    original: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    on_loop: bool,
+) -> Any:
+    if api == "time.sleep":
+        seconds = float(args[0] if args else kwargs.get("secs", 0) or 0)
+        _real_sleep(LATENCY_S if on_loop else min(max(seconds, 0.0), MAX_SLEEP_S))
+        return None
+    if api.startswith(_PASS_THROUGH_WAITS):
+        if on_loop:  # never wait on the loop's thread: the hazard is recorded already
+            if "timeout" in inspect.signature(original).parameters:
+                kwargs = {**kwargs, "timeout": LATENCY_S}
+                if api.endswith((".get", ".put")):
+                    kwargs["block"] = True
+                with contextlib.suppress(Exception):
+                    return original(*args, **kwargs)
+                return _fake_result(api, run)
+            return _fake_result(api, run)
+        return original(*args, **kwargs)
+    if api in ("importlib.import_module", "importlib.reload"):
+        return original(*args, **kwargs)
+    if api in ("builtins.open", "io.open", "pathlib.Path.open", "tarfile.open"):
+        path = args[0] if args else kwargs.get("file", kwargs.get("name"))
+        mode = str(args[1] if len(args) > 1 else kwargs.get("mode", "r"))
+        if api == "pathlib.Path.open":
+            path, mode = args[0], str(args[1] if len(args) > 1 else kwargs.get("mode", "r"))
+        writing = any(flag in mode for flag in "wax+")
+        if (writing and run.allowed_write(path)) or (not writing and run.allowed_read(path)):
+            return original(*args, **kwargs)
+        if isinstance(path, int):
+            return original(*args, **kwargs)
+        _real_sleep(LATENCY_S)
+        return io.BytesIO() if "b" in mode else io.StringIO()
+    if api.startswith(("os.path.", "pathlib.Path.", "os.", "shutil.", "glob.", "tempfile.")):
+        paths = [a for a in (*args, *kwargs.values()) if isinstance(a, (str, os.PathLike))]
+        allowed = run.allowed_write if api in _WRITE_APIS else run.allowed_read
+        if all(allowed(p) for p in paths) and api not in ("tempfile.mkdtemp", "tempfile.mkstemp"):
+            return original(*args, **kwargs)
+        if api.startswith("tempfile."):
+            return original(*args, **{**kwargs, "dir": str(run.tmp_path)})
+        _real_sleep(LATENCY_S)
+        return _file_fake(api, run)
+    if (
+        api.startswith("subprocess.")
+        or api in ("os.system", "os.popen")
+        or api.startswith("os.wait")
+    ):
+        _real_sleep(LATENCY_S)
+        return _process_fake(api, args, kwargs, run)
+    if api == "sqlite3.connect":
+        target = args[0] if args else kwargs.get("database", "")
+        if target == ":memory:" or run.allowed_write(target):
+            return original(*args, **kwargs)
+    if api in ("builtins.input", "getpass.getpass"):
+        return ""
+    _real_sleep(LATENCY_S)  # network, databases, mail: never reached, a fake answers
+    return _fake_result(api, run)
+
+
+def _file_fake(api: str, run: Stress) -> Any:
+    name = api.rsplit(".", 1)[-1]
+    if name in (
+        "exists",
+        "isfile",
+        "isdir",
+        "islink",
+        "lexists",
+        "ismount",
+        "is_file",
+        "is_dir",
+        "is_symlink",
+        "is_mount",
+        "samefile",
+    ):
+        return False
+    if name in ("listdir", "glob", "iglob", "rglob", "iterdir", "scandir", "walk"):
+        return []
+    if name in ("getsize", "getmtime", "getatime", "getctime"):
+        return 0
+    if name == "read_text":
+        return ""
+    if name == "read_bytes":
+        return b""
+    if name in ("mkstemp",):
+        return (-1, str(run.tmp_path / "fake"))
+    if name in ("write_text", "write_bytes"):
+        return 0
+    if name in (
+        "remove",
+        "unlink",
+        "rename",
+        "makedirs",
+        "mkdir",
+        "rmdir",
+        "replace",
+        "touch",
+        "rmtree",
+        "chmod",
+        "chown",
+        "utime",
+        "truncate",
+        "symlink",
+        "link",
+        "fsync",
+    ):
+        return None
+    return _fake_result(api, run)
+
+
+def _process_fake(api: str, args: tuple[Any, ...], kwargs: dict[str, Any], run: Stress) -> Any:
+    text = bool(kwargs.get("text") or kwargs.get("universal_newlines") or kwargs.get("encoding"))
+    empty: Any = "" if text else b""
+    if api == "subprocess.run":
+        captured = kwargs.get("capture_output") or kwargs.get("stdout") is not None
+        return subprocess.CompletedProcess(
+            args[0] if args else kwargs.get("args", []),
+            0,
+            empty if captured else None,
+            empty if captured else None,
+        )
+    if api == "subprocess.check_output":
+        return empty
+    if api in ("subprocess.call", "subprocess.check_call", "os.system", "subprocess.Popen.wait"):
+        return 0
+    if api == "subprocess.getoutput":
+        return ""
+    if api == "subprocess.getstatusoutput":
+        return (0, "")
+    if api == "subprocess.Popen.communicate":
+        return (empty, empty)
+    if api == "os.popen":
+        return io.StringIO("")
+    if api.startswith("os.wait"):
+        return (0, 0)
+    return _fake_result(api, run)
+
+
+def _fake_popen_init(self: Any, args: Any = (), *rest: Any, **kwargs: Any) -> None:
+    run = _ACTIVE
+    if run is not None and run.is_loop_thread():
+        run.record_blocking("subprocess.Popen", "starts a process")
+    self.args, self.returncode, self.pid = args, 0, 0
+    self.stdin = self.stdout = self.stderr = None
+    self.text_mode = bool(kwargs.get("text") or kwargs.get("universal_newlines"))
+    self._waitpid_lock = threading.Lock()
+    self._input = None
+    self._communication_started = False
+    self._child_created = False
+    self._closed_child_pipe_fds = True
+
+
+def _refuse(name: str) -> Callable[..., Any]:
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(f"riskhints stress: `{name}` is not allowed in a stress test")
+
+    return refused
+
+
+def _refuse_async(name: str) -> Callable[..., Any]:
+    async def refused(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionRefusedError(
+            f"riskhints stress: no network or processes in a stress test (loop.{name}); "
+            "fake the client in the test's FAKES section"
+        )
+
+    return refused
+
+
+def _user_stack(limit: int = 8) -> str:
+    """The caller's stack without the harness, pytest and asyncio frames."""
+    entries = [
+        entry
+        for entry in traceback.extract_stack(sys._getframe(1))
+        if os.path.normcase(entry.filename) != _HARNESS_FILE
+        and "/asyncio/" not in entry.filename.replace("\\", "/")
+        and "/_pytest/" not in entry.filename.replace("\\", "/")
+        and "/pluggy/" not in entry.filename.replace("\\", "/")
+        and not entry.filename.endswith(("threading.py", "concurrent/futures/thread.py"))
+    ]
+    return "".join(traceback.StackSummary.from_list(entries[-limit:]).format())
+
+
+# -- watched locks -------------------------------------------------------------------------------
+
+
+def _holder() -> Any:
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        task = None
+    return task if task is not None else threading.current_thread()
+
+
+def _holder_name(holder: Any) -> str:
+    if isinstance(holder, asyncio.Task):
+        return f"task {holder.get_name()}"
+    return f"thread {holder.name}"
+
+
+class _WatchedThreadLock:
+    """A threading lock that reports, instead of hanging: re-entry by its holder, an inversion
+    of the order locks are taken in, and the event loop's thread blocking on it."""
+
+    def __init__(self, inner: Any, name: str, run: Stress, reentrant: bool) -> None:
+        self.inner, self.name, self.run, self.reentrant = inner, name, run, reentrant
+        self.owner: Any = None
+        self.depth = 0
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        holder = _holder()
+        if self.owner is holder and not self.reentrant and blocking:
+            raise self.run.hazard(
+                f"possible deadlock: `{self.name}` (a non-reentrant threading.Lock) is acquired "
+                f"again by the {_holder_name(holder)} that holds it: it waits for itself forever"
+            )
+        if self.owner is not holder:
+            self.run.lock_acquiring(self, holder)
+        held_by_task = isinstance(self.owner, asyncio.Task)
+        if blocking and self.run.is_loop_thread() and self.owner is not holder and held_by_task:
+            if not self.inner.acquire(False):
+                raise self.run.hazard(
+                    f"event loop blocked: the loop's thread waits for `{self.name}` "
+                    f"(threading.Lock), held by {_holder_name(self.owner)} across an await; the "
+                    "holder can only release it once the loop runs again: possible deadlock"
+                )
+            got = True
+        else:
+            got = self.inner.acquire(blocking, timeout)
+        if got:
+            if self.owner is not holder:
+                self.run.lock_acquired(self, holder)
+            self.owner = holder
+            self.depth += 1
+        return got
+
+    def release(self) -> None:
+        self.depth -= 1
+        holder = self.owner
+        if self.depth <= 0:
+            self.owner, self.depth = None, 0
+            self.run.lock_released(self, holder)
+        self.inner.release()
+
+    def locked(self) -> bool:
+        return (
+            bool(self.inner.locked()) if hasattr(self.inner, "locked") else self.owner is not None
+        )
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class _WatchedAsyncLock:
+    """An asyncio.Lock that reports re-entry by the task holding it and lock-order inversions."""
+
+    def __init__(self, inner: asyncio.Lock, name: str, run: Stress) -> None:
+        self.inner, self.name, self.run = inner, name, run
+        self.owner: Any = None
+
+    async def acquire(self) -> bool:
+        holder = _holder()
+        if self.owner is holder:
+            raise self.run.hazard(
+                f"possible deadlock: `{self.name}` (asyncio.Lock, not reentrant) is acquired "
+                f"again by the {_holder_name(holder)} that holds it: it waits for itself forever"
+            )
+        self.run.lock_acquiring(self, holder)
+        await self.inner.acquire()
+        self.owner = holder
+        self.run.lock_acquired(self, holder)
+        return True
+
+    def release(self) -> None:
+        holder, self.owner = self.owner, None
+        self.run.lock_released(self, holder)
+        self.inner.release()
+
+    def locked(self) -> bool:
+        return self.inner.locked()
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+# -- probes --------------------------------------------------------------------------------------
+
+
+class Probe:
+    """Counts calls of a wrapped callable (sync or async) and how many are inside it at once."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.calls = 0
+        self.inside = 0
+        self.most_inside = 0
+        self._lock = threading.Lock()
+
+    def _enter(self) -> None:
+        with self._lock:
+            self.calls += 1
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.inside -= 1
+
+    def wrap(self, function: Any) -> Any:
+        probe = self
+
+        if inspect.iscoroutinefunction(function):
+
+            @functools.wraps(function)
+            async def probed_async(*args: Any, **kwargs: Any) -> Any:
+                probe._enter()
+                try:
+                    return await function(*args, **kwargs)
+                finally:
+                    probe._leave()
+
+            return probed_async
+
+        @functools.wraps(function)
+        def probed(*args: Any, **kwargs: Any) -> Any:
+            probe._enter()
+            try:
+                result = function(*args, **kwargs)
+            except BaseException:
+                probe._leave()
+                raise
+            if inspect.isawaitable(result):
+                return _leave_after(result, probe)
+            probe._leave()
+            return result
+
+        return probed
+
+
+async def _leave_after(awaitable: Any, probe: Probe) -> Any:
+    try:
+        return await awaitable
+    finally:
+        probe._leave()
+
+
+# -- drivers -------------------------------------------------------------------------------------
+
+
+class Outcome:
+    def __init__(self, count: int, timeout_s: float) -> None:
+        self.count = count
+        self.timeout_s = timeout_s
+        self.finished = 0
+        self.results: list[Any] = []
+        self.errors: list[str] = []
+        self.unfinished = 0
+        self.stacks = ""
+
+    def add_error(self, error: BaseException) -> None:
+        if isinstance(error, StressHazard):
+            return
+        self.errors.append(
+            "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        )
+
+
+def _new_loop(run: Stress) -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+    loop.set_debug(True)  # asyncio then refuses calls from other threads: a hazard we report
+    loop.slow_callback_duration = 60.0
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        message = str(context.get("message", ""))
+        error = context.get("exception")
+        if error is not None:
+            message += f": {error!r}"
+        run.loop_errors.append(message)
+
+    loop.set_exception_handler(handler)
+    return loop
+
+
+def _run_on_loop(
+    run: Stress, calls: list[Callable[[], Any]], count: int, timeout_s: float
+) -> Outcome:
+    outcome = Outcome(count, timeout_s)
+    loop = _new_loop(run)
+    beat = [_real_monotonic()]
+    main: list[asyncio.Task[Any]] = []
+
+    async def heartbeat() -> None:
+        while True:
+            beat[0] = _real_monotonic()
+            await asyncio.sleep(0.01)
+
+    async def one(make_call: Callable[[], Any]) -> None:
+        try:
+            result = make_call()
+            if inspect.isawaitable(result):
+                result = await result
+            outcome.results.append(result)
+        except BaseException as error:  # noqa: B036 - the outcome records what happened
+            outcome.add_error(error)
+        finally:
+            outcome.finished += 1
+
+    async def everything() -> None:
+        ticker = asyncio.create_task(heartbeat())
+        try:
+            await asyncio.gather(*(one(calls[i % len(calls)]) for i in range(count)))
+        finally:
+            ticker.cancel()
+
+    def run_loop() -> None:
+        asyncio.set_event_loop(loop)
+        run.loop_thread_id = threading.get_ident()
+        main.append(loop.create_task(everything()))
+        try:
+            loop.run_until_complete(main[0])
+        except BaseException:  # noqa: B036 - cancelled by the watchdog: reported already
+            pass
+        finally:
+            run.loop_thread_id = None
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            asyncio.set_event_loop(None)
+
+    thread = threading.Thread(target=run_loop, name="stress-event-loop", daemon=True)
+    thread.start()
+    deadline = _real_monotonic() + timeout_s
+    while thread.is_alive() and _real_monotonic() < deadline:
+        thread.join(0.01)
+        lag = _real_monotonic() - beat[0]
+        if lag > run.longest_lag_s and thread.is_alive():
+            run.longest_lag_s = lag
+            run.lag_stack = _thread_stack(thread)
+        if lag > LOOP_LAG_S:
+            break
+    if thread.is_alive():
+        outcome.unfinished = count - outcome.finished
+        outcome.stacks = _all_stacks(loop)
+        if main:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(main[0].cancel)
+        thread.join(0.5)
+    return outcome
+
+
+def _run_in_threads(
+    run: Stress, calls: list[Callable[[], Any]], count: int, timeout_s: float
+) -> Outcome:
+    outcome = Outcome(count, timeout_s)
+    start_together = threading.Barrier(count)
+    lock = threading.Lock()
+
+    def one(make_call: Callable[[], Any]) -> None:
+        try:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                start_together.wait(timeout_s)
+            result = make_call()
+            if inspect.isawaitable(result):
+                result = asyncio.run(result)
+            with lock:
+                outcome.results.append(result)
+        except BaseException as error:  # noqa: B036 - the outcome records what happened
+            with lock:
+                outcome.add_error(error)
+        finally:
+            with lock:
+                outcome.finished += 1
+
+    threads = [
+        threading.Thread(
+            target=one, args=(calls[i % len(calls)],), name=f"stress-call-{i}", daemon=True
+        )
+        for i in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = _real_monotonic() + timeout_s
+    for thread in threads:
+        thread.join(max(0.0, deadline - _real_monotonic()))
+    outcome.unfinished = sum(thread.is_alive() for thread in threads)
+    if outcome.unfinished:
+        outcome.stacks = _all_stacks(None)
+    return outcome
+
+
+def _run_cancelled(run: Stress, call: Callable[[], Any], file: str, lines: tuple[int, int]) -> Any:
+    """Start ``call`` as a task, cancel it while it is suspended at an await between ``lines``
+    of ``file``, and see whether it ends cancelled."""
+    result = types.SimpleNamespace(problem="")
+    loop = _new_loop(run)
+    wanted = os.path.normcase(os.path.abspath(file))
+
+    def suspended_inside(task: asyncio.Task[Any]) -> bool:
+        for frame, line in _await_chain(task):
+            if os.path.normcase(os.path.abspath(frame.f_code.co_filename)) == wanted:
+                if lines[0] <= line <= lines[1]:
+                    return True
+        return False
+
+    async def scenario() -> None:
+        async def entry() -> Any:
+            value = call()
+            return await value if inspect.isawaitable(value) else value
+
+        task = asyncio.ensure_future(entry())
+        for _ in range(2000):
+            await asyncio.sleep(0)
+            if task.done() or suspended_inside(task):
+                break
+        if task.done():
+            return  # it finished before reaching the handler: nothing to cancel
+        if not suspended_inside(task):
+            return  # never suspended where the handler is: inconclusive, not a failure
+        task.cancel()
+        for _ in range(2000):
+            await asyncio.sleep(0)
+            if task.done():
+                break
+        if not task.done():
+            done, _ = await asyncio.wait({task}, timeout=0.5)
+        if not task.done():
+            result.problem = (
+                "swallowed cancellation: the task was cancelled while it awaited (line "
+                f"{lines[0]}-{lines[1]}) and kept running; whoever cancels it waits forever:\n"
+                + "".join(traceback.StackSummary.extract(_await_chain(task)).format())
+            )
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.2)
+            return
+        if not task.cancelled():
+            error = task.exception()
+            how = "returned normally" if error is None else f"raised {error!r} instead"
+            result.problem = (
+                f"swallowed cancellation: the task was cancelled while it awaited (line "
+                f"{lines[0]}-{lines[1]}) and {how}: CancelledError must propagate, or "
+                "task.cancel(), timeouts and TaskGroup shutdown stop working"
+            )
+
+    def run_loop() -> None:
+        asyncio.set_event_loop(loop)
+        run.loop_thread_id = threading.get_ident()
+        try:
+            loop.run_until_complete(scenario())
+        except BaseException as error:  # noqa: B036
+            result.problem = result.problem or f"the run failed: {error!r}"
+        finally:
+            run.loop_thread_id = None
+            loop.close()
+            asyncio.set_event_loop(None)
+
+    thread = threading.Thread(target=run_loop, name="stress-event-loop", daemon=True)
+    thread.start()
+    thread.join(TIMEOUT_S + 1.0)
+    if thread.is_alive():
+        result.problem = "the cancelled task never finished (possible deadlock)"
+    return result
+
+
+def _run_dropping(run: Stress, calls: list[Callable[[], Any]]) -> Outcome:
+    """Run the calls with ``asyncio.sleep`` and fakes' awaits resolved by a ticker that holds
+    them only weakly, collecting garbage between ticks: a task nobody references is then
+    destroyed while pending, as it can be in production."""
+    outcome = Outcome(len(calls), TIMEOUT_S)
+    loop = _new_loop(run)
+    waiting: weakref.WeakSet[asyncio.Future[Any]] = weakref.WeakSet()
+    run.weak_waiting = waiting
+    real_sleep = asyncio.sleep
+
+    async def weak_sleep(delay: float, result: Any = None) -> Any:
+        future = loop.create_future()
+        waiting.add(future)
+        await future
+        return result
+
+    async def ticker() -> None:
+        for _ in range(50):
+            await real_sleep(0)
+            gc.collect()
+            for future in list(waiting):
+                if not future.done():
+                    future.set_result(None)
+
+    async def scenario() -> None:
+        for make_call in calls:
+            try:
+                value = make_call()
+                outcome.results.append(await value if inspect.isawaitable(value) else value)
+            except BaseException as error:  # noqa: B036
+                outcome.add_error(error)
+        await ticker()
+
+    def run_loop() -> None:
+        asyncio.set_event_loop(loop)
+        run.loop_thread_id = threading.get_ident()
+        try:
+            loop.run_until_complete(scenario())
+        finally:
+            run.loop_thread_id = None
+            gc.collect()
+            loop.close()
+            asyncio.set_event_loop(None)
+
+    run.patch(asyncio, "sleep", weak_sleep)
+    try:
+        thread = threading.Thread(target=run_loop, name="stress-event-loop", daemon=True)
+        thread.start()
+        thread.join(TIMEOUT_S)
+    finally:
+        run.weak_waiting = None
+        for index in range(len(run._patches) - 1, -1, -1):
+            owner, name, old = run._patches[index]
+            if owner is asyncio and name == "sleep":
+                setattr(asyncio, name, old)
+                del run._patches[index]
+                break
+    gc.collect()
+    return outcome
+
+
+async def _asgi_request(
+    app: Any, method: str, path: str, query: dict[str, Any], json_body: Any
+) -> int:
+    body = b"" if json_body is None else json.dumps(json_body).encode()
+    headers = [(b"host", b"stress.test"), (b"content-length", str(len(body)).encode())]
+    if json_body is not None:
+        headers.append((b"content-type", b"application/json"))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": urllib.parse.urlencode(query, doseq=True).encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("stress.test", 80),
+        "state": {},
+    }
+    done = asyncio.Event()
+    sent = False
+    status: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(int(message["status"]))
+        elif message["type"] == "http.response.body" and not message.get("more_body"):
+            done.set()
+
+    await app(scope, receive, send)
+    done.set()
+    code = status[0] if status else 500
+    if code >= 500:
+        raise AssertionError(f"{method} {path} answered {code}")
+    return code
+
+
+# -- stacks --------------------------------------------------------------------------------------
+
+
+def _thread_stack(thread: threading.Thread) -> str:
+    frame = sys._current_frames().get(thread.ident or -1)
+    if frame is None:
+        return "(stack not available)\n"
+    return "".join(traceback.format_stack(frame)[-SHOWN_STACKS:])
+
+
+def _await_chain(task: asyncio.Task[Any]) -> Iterator[tuple[Any, int]]:
+    awaitable: Any = task.get_coro()
+    while awaitable is not None:
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
+        if frame is None:
+            return
+        yield frame, frame.f_lineno
+        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "gi_yieldfrom", None)
+
+
+def _all_stacks(loop: asyncio.AbstractEventLoop | None) -> str:
+    groups: dict[str, list[str]] = {}
+    if loop is not None:
+        try:
+            tasks = list(asyncio.all_tasks(loop))
+        except RuntimeError:
+            tasks = []
+        for task in tasks:
+            stack = "".join(traceback.StackSummary.extract(_await_chain(task)).format())
+            groups.setdefault(stack or "(not started)\n", []).append(f"task {task.get_name()}")
+    frames = sys._current_frames()
+    for thread in threading.enumerate():
+        frame = frames.get(thread.ident or -1)
+        if thread.ident == threading.get_ident() or frame is None:
+            continue
+        stack = "".join(traceback.format_stack(frame)[-SHOWN_STACKS:])
+        groups.setdefault(stack, []).append(f"thread {thread.name}")
+    sections = []
+    for stack, owners in list(groups.items())[:SHOWN_STACKS]:
+        shown = ", ".join(owners[:4]) + (f" and {len(owners) - 4} more" if len(owners) > 4 else "")
+        sections.append(f"--- {shown}:\n{stack}")
+    return "Stacks of the tasks and threads:\n" + "\n".join(sections)

@@ -1,0 +1,188 @@
+"""One generated test: its name, docstring (the finding it comes from, what it checks), setup
+(factories, instances, probes) and the oracle call, as Python source.
+
+The test is written once from the finding on the code as it is, and must pass unchanged once
+the hazard is fixed: it names functions and attributes, never line numbers of the fixed code
+(the cancellation oracle names the lines of the handler's ``try`` as written; a fix that moves
+them makes the test inconclusive, not failing).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from dataclasses import dataclass
+
+from .drivers import TestParts, call_of
+from .entry import Plan
+from .oracles import CANCELLATION, CHECK_THEN_ACT, CLIENT_SESSION
+from .source import Module, Target, dotted, escape
+
+_CHECKED_STATE = re.compile(r"`(?P<state>[^`]+)` is checked")
+_SESSION_CLASSES = ("ClientSession",)
+
+
+@dataclass(frozen=True)
+class BuiltTest:
+    name: str
+    factories: dict[str, str]
+    text: str  # the test function
+
+
+def build_test(module: Module, plan: Plan, taken: set[str]) -> BuiltTest:
+    parts = TestParts()
+    calls = [call_of(parts, module, plan, plan.target)]
+    if plan.partner is not None:
+        calls.append(call_of(parts, module, plan, plan.partner))
+    oracle = _oracle_call(parts, module, plan, calls)
+    base = f"test_{plan.target.name.strip('_') or 'call'}_{plan.family.slug}"
+    name = base
+    number = 2
+    while name in taken:
+        name, number = f"{base}_{number}", number + 1
+    lines = [f"def {name}(tmp_path: Path) -> None:", *_docstring(plan)]
+    lines.append("    with stress_run(tmp_path) as stress:")
+    if any("target" in line for line in [*parts.setup, *oracle]):
+        lines.append("        target = stress.target")
+    lines.extend(f"        {line}" for line in parts.setup)
+    lines.extend(f"        {line}" for line in oracle)
+    return BuiltTest(name, parts.factories, "\n".join(lines) + "\n")
+
+
+def _oracle_call(parts: TestParts, module: Module, plan: Plan, calls: list[str]) -> list[str]:
+    method = f"stress.{plan.family.method}"
+    threads = (
+        ", threads=True"
+        if plan.threads
+        and plan.family.method
+        in (
+            "expect_no_deadlock",
+            "expect_one_at_a_time",
+            "expect_no_unawaited_coroutine",
+        )
+        else ""
+    )
+    if plan.family is CHECK_THEN_ACT:
+        probe = _probe(parts, module, plan)
+        state = _CHECKED_STATE.search(plan.finding.message if plan.finding else "")
+        shown = state.group("state") if state else "the shared state"
+        if probe is not None:
+            parts.setup.append(
+                f"# `{plan.target.display}` checks `{shown}`, awaits this call, then updates it:"
+            )
+            parts.setup.append(f'probe = stress.probe({probe[0]}, "{probe[1]}")')
+            return [f'{method}(probe, {", ".join(calls)}, state="{escape(shown)}"{threads})']
+        return [f"stress.expect_no_deadlock({', '.join(calls)}{threads})"]
+    if plan.family is CANCELLATION:
+        lines = _try_lines(plan)
+        if lines is not None:
+            return [f"{method}({calls[0]}, file=target.__file__, lines={lines})"]
+        return [f"stress.expect_no_deadlock({', '.join(calls)})"]
+    if plan.family is CLIENT_SESSION:
+        owner = _session_owner(module)
+        if owner is not None:
+            return [f'{method}({owner[0]}, "{owner[1]}", {", ".join(calls)})']
+        return [f"stress.expect_no_deadlock({', '.join(calls)})"]
+    return [f"{method}({', '.join(calls)}{threads})"]
+
+
+def _probe(parts: TestParts, module: Module, plan: Plan) -> tuple[str, str] | None:
+    """(owner in the test, attribute) of the call awaited between the check and the update."""
+    finding = plan.finding
+    if finding is None:
+        return None
+    call = _awaited_call_at(plan.target.node, finding.span.line)
+    if call is None:
+        return None
+    chain: list[str] = []
+    func: ast.expr = call.func
+    while isinstance(func, ast.Attribute):
+        chain.append(func.attr)
+        func = func.value
+    if not isinstance(func, ast.Name):
+        return None
+    chain.append(func.id)
+    chain.reverse()
+    root, rest = chain[0], chain[1:]
+    target = plan.target
+    params = [a.arg for a in target.node.args.args]
+    if target.binding == "method" and params and root == params[0] and rest:
+        assert target.cls is not None
+        owner = [parts.variables.get(target.cls.name, "target")]
+    elif root in params and rest and target.display in parts.arguments:
+        owner = [f'{parts.arguments[target.display]}["{root}"]']
+    elif module.defines(root):
+        owner, rest = ["target"], chain
+    else:
+        return None
+    return ".".join([*owner, *rest[:-1]]), rest[-1]
+
+
+def _awaited_call_at(node: ast.AST, line: int) -> ast.Call | None:
+    for child in ast.walk(node):
+        if (
+            isinstance(child, ast.Await)
+            and child.lineno <= line <= (child.end_lineno or child.lineno)
+            and isinstance(child.value, ast.Call)
+        ):
+            return child.value
+    return None
+
+
+def _try_lines(plan: Plan) -> tuple[int, int] | None:
+    """The lines of the ``try`` body whose handler swallows the cancellation."""
+    if plan.finding is None:
+        return None
+    line = plan.finding.span.line
+    best: tuple[int, int] | None = None
+    for node in ast.walk(plan.target.node):
+        if not isinstance(node, ast.Try) or not node.body:
+            continue
+        start, end = node.lineno, node.end_lineno or node.lineno
+        if start <= line <= end:
+            body = (node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno)
+            if best is None or body[0] >= best[0]:
+                best = body
+    return best
+
+
+def _session_owner(module: Module) -> tuple[str, str] | None:
+    for local, qualified in module.imports.items():
+        if qualified == "aiohttp":
+            return f"target.{local}", "ClientSession"
+        if qualified.rsplit(".", 1)[-1] in _SESSION_CLASSES:
+            return "target", local
+    return None
+
+
+def _docstring(plan: Plan) -> list[str]:
+    target: Target = plan.target
+    summary = f"Stress `{target.display}()`"
+    if plan.partner is not None:
+        summary += f" together with `{plan.partner.display}()`"
+    if plan.wrapper_of is not None:
+        summary = f"Stress the wrapper that `@{target.name}` returns"
+    lines = [f'    """{summary}.', ""]
+    lines.extend(
+        textwrap.wrap(plan.family.says, 92, initial_indent="    ", subsequent_indent="    ")
+    )
+    if plan.finding is not None:
+        lines.append("")
+        finding = plan.finding
+        text = f"riskhints found {finding.rule} (line {finding.span.line}): {finding.message}"
+        lines.extend(
+            textwrap.wrap(
+                text,
+                92,
+                initial_indent="    ",
+                subsequent_indent="      ",
+                break_on_hyphens=False,
+            )
+        )
+    lines.append('    """')
+    return lines
+
+
+def _decorated(node: ast.AST) -> str | None:
+    return dotted(node)
