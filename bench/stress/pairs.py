@@ -94,7 +94,7 @@ def pairs() -> list[Pair]:
                     continue
                 found.append(
                     Pair(
-                        corpus.parent.name if corpus.name == "corpus" else "fixtures",
+                        corpus.name if corpus.name == "corpus" else "fixtures",
                         bad.parent.name,
                         bad.parent,
                         module.relative_to(bad).as_posix(),
@@ -158,8 +158,8 @@ def _snapshot(folder: Path) -> set[str]:
 
 
 def run_pair(pair: Pair) -> Result:
-    from riskhints.actions.stress import write_stress_test
-    from riskhints.analysis import analyze_source
+    from riskhints.actions.stress import project_findings, write_stress_test
+    from riskhints.analysis import AnalysisOptions
 
     with tempfile.TemporaryDirectory(prefix=f"stress-{pair.name}-") as temp:
         workspace = Path(temp) / "ws"
@@ -167,7 +167,7 @@ def run_pair(pair: Pair) -> Result:
         (workspace / "pyproject.toml").write_text("[project]\nname = 'ws'\n", encoding="utf-8")
         module = workspace / pair.module
         text = module.read_text(encoding="utf-8")
-        findings = analyze_source(text, pair.module)
+        findings = project_findings(module, text, workspace, AnalysisOptions())
         try:
             target = _target(pair, text, findings)
             write_stress_test(module, text, target, findings, workspace, "tests/stress")

@@ -42,8 +42,13 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..actions.stress import StressError, workspace_root, write_stress_test
-    from ..analysis import analyze_source, decode_source
+    from ..actions.stress import (
+        StressError,
+        project_findings,
+        workspace_root,
+        write_stress_test,
+    )
+    from ..analysis import decode_source
     from ..config import ConfigError, Settings, find_pyproject, load_pyproject, parse_settings
 
     file_name, _, function = str(args.location).rpartition(":")
@@ -65,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
                 {"stress-test-dir": args.stress_dir}, "--stress-dir", settings
             )
         root = workspace_root(file, fallback=Path.cwd())
-        relative = file.resolve().relative_to(root).as_posix()
-        findings = analyze_source(text, relative, settings.analysis_options())
+        options = settings.analysis_options()
+        findings = project_findings(file, text, root, options, settings.exclude)
         written = write_stress_test(file, text, target, findings, root, settings.stress_test_dir)
     except (StressError, ConfigError) as error:
         return fail(str(error))

@@ -144,16 +144,14 @@ class Fake:
         return False
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(())
+        # One element: a loop over a fake runs its body once.
+        return iter((Fake(f"{self._name}[0]", self._run),))
 
-    def __aiter__(self) -> Fake:
-        return self
-
-    async def __anext__(self) -> Any:
-        raise StopAsyncIteration
+    def __aiter__(self) -> Any:
+        return _FakeAsyncIterator(Fake(f"{self._name}[0]", self._run))
 
     def __len__(self) -> int:
-        return 0
+        return 1
 
     def __bool__(self) -> bool:
         return True
@@ -188,6 +186,21 @@ class Fake:
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _math
     __truediv__ = __rtruediv__ = __floordiv__ = __mod__ = __or__ = __and__ = _math
     __lt__ = __le__ = __gt__ = __ge__ = lambda self, other: False  # noqa: E731
+
+
+class _FakeAsyncIterator:
+    def __init__(self, item: Fake) -> None:
+        self.item: Fake | None = item
+
+    def __aiter__(self) -> _FakeAsyncIterator:
+        return self
+
+    async def __anext__(self) -> Any:
+        item, self.item = self.item, None
+        if item is None:
+            raise StopAsyncIteration
+        await item
+        return item
 
 
 def _fake_result(name: str, run: Stress) -> Any:
@@ -394,6 +407,8 @@ class Stress:
             for name, value in list(vars(loaded).items()):
                 if id(value) in guarded and not isinstance(value, type):
                     self.patch(loaded, name, guarded[id(value)])
+            if loaded is not self.target:
+                self.watch_locks(loaded)  # locks the package shares between its modules
         self.watch_locks(self.target)
         for value in list(vars(self.target).values()):
             defined_here = getattr(type(value), "__module__", None) == self.target.__name__

@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from ... import roots
 from ...analysis.finding import Finding
 from ...analysis.knowledge.blocking import BLOCKING_CALLS
+from ...analysis.options import AnalysisOptions
 from ...analysis.parse import parse_python
 from .build import build_test
 from .entry import choose
@@ -198,6 +199,27 @@ def _defined_names(text: str) -> set[str]:
 
 
 # -- writing -------------------------------------------------------------------------------------
+
+
+def project_findings(
+    file: Path, text: str, root: Path, options: AnalysisOptions, exclude: Sequence[str] = ()
+) -> list[Finding]:
+    """The findings of ``file`` (whose current text is ``text``) analysed with the workspace
+    modules it imports, as ``riskhints check`` sees them: a chain through a helper of the
+    package gives the same test from the CLI as from the editor."""
+    from ...analysis.workspace import Workspace
+    from ...discovery import discover
+
+    paths = discover([root], root, exclude)
+    if file.resolve() not in {p.resolve() for p in paths}:
+        paths.append(file)
+    workspace = Workspace.from_paths(paths, root, {p: p.as_posix() for p in paths})
+    module = workspace.module_for(file)
+    if module is None:
+        return []
+    workspace.set_text(module, text)
+    analysis = workspace.analyze(module, options)
+    return list(analysis.findings) if analysis is not None else []
 
 
 def workspace_root(file: Path, folder: Path | None = None, fallback: Path | None = None) -> Path:

@@ -1,0 +1,6 @@
+import time
+
+
+def fetch_blob(bucket, key):
+    time.sleep(0.2)  # the object store's sync SDK
+    return bucket.get(key)

@@ -1,0 +1,4 @@
+import asyncio
+
+rooms_lock = asyncio.Lock()
+members_lock = asyncio.Lock()

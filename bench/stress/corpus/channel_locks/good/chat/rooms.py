@@ -1,0 +1,21 @@
+"""Both paths take the rooms lock before the members lock."""
+
+from . import locks
+
+_rooms = {}
+_members = {}
+
+
+async def join(room, user, store):
+    async with locks.rooms_lock:
+        await store.save_room(room)
+        async with locks.members_lock:
+            _members.setdefault(room, set()).add(user)
+
+
+async def kick(room, user, store):
+    async with locks.rooms_lock:
+        async with locks.members_lock:
+            await store.save_member(room, user)
+            _members.get(room, set()).discard(user)
+            _rooms.pop(room, None)

@@ -1,0 +1,27 @@
+"""A retry decorator for coroutines: the back-off awaits."""
+
+import asyncio
+import functools
+
+
+def retrying(attempts=3, backoff=0.2):
+    def decorate(fn):
+        @functools.wraps(fn)
+        async def wrapper(*args, **kwargs):
+            for attempt in range(attempts):
+                try:
+                    return await fn(*args, **kwargs)
+                except ConnectionError:
+                    await asyncio.sleep(backoff * (attempt + 1))
+            return await fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+@retrying()
+async def push_event(broker, event):
+    if not broker.connected:
+        raise ConnectionError("broker away")
+    return await broker.send(event)
