@@ -92,7 +92,8 @@ def _probe(parts: TestParts, module: Module, plan: Plan) -> tuple[str, str] | No
     finding = plan.finding
     if finding is None:
         return None
-    call = _awaited_call_at(plan.target.node, finding.span.line)
+    checked = [e.span.line for e in finding.evidence if e.message.endswith("checked here")]
+    call = _awaited_call_at(plan.target.node, finding.span.line, min(checked, default=0))
     if call is None:
         return None
     chain: list[str] = []
@@ -119,15 +120,18 @@ def _probe(parts: TestParts, module: Module, plan: Plan) -> tuple[str, str] | No
     return ".".join([*owner, *rest[:-1]]), rest[-1]
 
 
-def _awaited_call_at(node: ast.AST, line: int) -> ast.Call | None:
+def _awaited_call_at(node: ast.AST, line: int, checked: int) -> ast.Call | None:
+    """The call awaited at ``line``, else the last one awaited after the check (``checked``)
+    and before it: the step that other tasks interleave with."""
+    best: ast.Call | None = None
     for child in ast.walk(node):
-        if (
-            isinstance(child, ast.Await)
-            and child.lineno <= line <= (child.end_lineno or child.lineno)
-            and isinstance(child.value, ast.Call)
-        ):
+        if not isinstance(child, ast.Await) or not isinstance(child.value, ast.Call):
+            continue
+        if child.lineno <= line <= (child.end_lineno or child.lineno):
             return child.value
-    return None
+        if checked <= child.lineno < line and (best is None or child.lineno > best.lineno):
+            best = child.value
+    return best
 
 
 def _try_lines(plan: Plan) -> tuple[int, int] | None:

@@ -1,4 +1,4 @@
-# stress: target=probe_all expect=event loop blocked
+# stress: target=RH101@ expect=event loop blocked
 """Health probe: checks every upstream with urllib from inside the coroutine."""
 
 import asyncio
