@@ -22,9 +22,9 @@ _GITIGNORE = "# Created by riskhints: the cache is not meant to be committed.\n*
 
 
 class FindingsCache:
-    def __init__(self, folder: Path, options_fingerprint: str) -> None:
+    def __init__(self, folder: Path, options_fingerprint: str, environment: str = "") -> None:
         self.folder = folder
-        self._salt = f"{__version__}\0{options_fingerprint}\0".encode()
+        self._salt = f"{__version__}\0{options_fingerprint}\0{environment}\0".encode()
         self.hits = 0
         self.misses = 0
 

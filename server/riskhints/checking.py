@@ -1,10 +1,16 @@
-"""How ``riskhints check`` runs the engine over many files: cache first, then the workspace.
+"""How ``riskhints check`` runs the engine over a project: cache first, then the workspace.
+
+A run is per project (its root found from the named paths, never from the current directory):
+the files to report on are analysed against the :class:`~riskhints.analysis.workspace.Workspace`
+of *every* module of the project, so a file named alone (by pre-commit, say) keeps the findings
+whose chain crosses into modules it imports. Paths inside a run are relative to the project
+root (cache keys, dependencies, findings); the command line turns them into display paths.
 
 Cache hits are answered in the main process (a warm run loads no engine and starts no pool).
-Misses are analysed against the :class:`~riskhints.analysis.workspace.Workspace`, so calls are
-followed across files; with ``--jobs N`` each worker process keeps its own workspace and parses
-a module the first time one of its files needs it (at most once per worker). A cache entry
-records the other files its findings depended on, and is valid only while they are unchanged.
+Misses are analysed against the workspace, so calls are followed across files; with
+``--jobs N`` each worker process keeps its own workspace and parses a module the first time one
+of its files needs it (at most once per worker). A cache entry records the other files its
+findings depended on, and is valid only while they are unchanged.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ from typing import TYPE_CHECKING
 from .analysis.digests import digest
 from .analysis.finding import Finding, Severity, Span
 from .analysis.options import AnalysisOptions
+from .analysis.project import PythonEnvironment
 from .cache import FindingsCache
-from .cli.common import display_path
 
 if TYPE_CHECKING:
     from .analysis.workspace import ModuleAnalysis
@@ -32,9 +38,23 @@ class CheckJob:
     """What a worker needs, picklable: the project's files and the run's options."""
 
     root: Path
-    files: tuple[tuple[str, str], ...]  # (path on disk, path as shown), every file of the run
+    #: (path on disk, path relative to the root) of every module of the workspace, the files
+    #: to report on first (a module name two files share goes to the one reported on).
+    files: tuple[tuple[str, str], ...]
     options: AnalysisOptions
     cache_dir: Path | None
+    environment: PythonEnvironment | None = None  # the project's packages, for jedi
+
+    def cache(self) -> FindingsCache | None:
+        if self.cache_dir is None:
+            return None
+        return FindingsCache(self.cache_dir, self.options.fingerprint(), self._environment_key())
+
+    def _environment_key(self) -> str:
+        # jedi's answers depend on which packages it reads: another environment, other entries.
+        if self.environment is None or self.options.inference != "jedi":
+            return ""
+        return "\0".join(str(p) for p in self.environment.site_packages)
 
 
 class _Worker:
@@ -47,11 +67,11 @@ class _Worker:
         self.job = job
         paths = [Path(real) for real, _ in job.files]
         shown = {Path(real): shown for real, shown in job.files}
-        inference = JediInference(job.root) if job.options.inference == "jedi" else None
-        self.workspace = Workspace.from_paths(paths, job.root, shown, inference)
-        self.cache = (
-            FindingsCache(job.cache_dir, job.options.fingerprint()) if job.cache_dir else None
+        inference = (
+            JediInference(job.root, job.environment) if job.options.inference == "jedi" else None
         )
+        self.workspace = Workspace.from_paths(paths, job.root, shown, inference)
+        self.cache = job.cache()
         self._prepared: dict[str, ModuleAnalysis] = {}
 
     def check_batch(self, batch: Sequence[tuple[str, str]]) -> list[list[Finding]]:
@@ -66,6 +86,7 @@ class _Worker:
             self._prepared = {}
 
     def check(self, real: str, shown: str) -> list[Finding]:
+        """Findings of one file, with paths relative to the root (``shown``)."""
         from .analysis import analyze_bytes
         from .analysis.rules.meta import NOT_ANALYSED
 
@@ -103,19 +124,18 @@ def _check_in_pool(batch: Sequence[tuple[str, str]]) -> list[list[Finding]]:
 
 
 def check_files(
-    files: Sequence[Path],
-    root: Path,
-    options: AnalysisOptions,
-    cache_dir: Path | None,
+    job: CheckJob,
+    targets: Sequence[tuple[str, str]],
     jobs: int = 1,
     progress: Callable[[int], None] = lambda _n: None,
 ) -> list[Finding]:
-    work = [(str(path), display_path(path)) for path in files]
-    job = CheckJob(root, tuple(work), options, cache_dir)
+    """Findings of ``targets`` ((path on disk, path relative to the root), all in
+    ``job.files``), analysed against the whole workspace of ``job``."""
+    work = list(targets)
     results: list[list[Finding]] = []
-    if cache_dir is not None:
-        cache = FindingsCache(cache_dir, options.fingerprint())
-        digests = _DigestReader()
+    cache = job.cache()
+    if cache is not None:
+        digests = _DigestReader(job.root)
         misses = []
         for real, shown in work:
             hit = cache.lookup(real, shown, digests)
@@ -148,15 +168,16 @@ def check_files(
 
 
 class _DigestReader:
-    """Current digests of files named by their shown path, each read once per run."""
+    """Current digests of files named by their path relative to the root, each read once."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path) -> None:
+        self.root = root
         self._known: dict[str, str | None] = {}
 
     def __call__(self, shown: str) -> str | None:
         if shown not in self._known:
             try:
-                self._known[shown] = digest(Path(shown).read_bytes())
+                self._known[shown] = digest((self.root / shown).read_bytes())
             except OSError:
                 self._known[shown] = None
         return self._known[shown]

@@ -61,6 +61,9 @@ class Settings:
     exclude: tuple[str, ...] = ()
     extra_blocking_calls: tuple[str, ...] = ()
     inference: str = "jedi"  # "jedi": type receivers the syntax cannot (analysis.inference)
+    # The project's environment (analysis.project): an interpreter, or an environment folder.
+    python: str = ""
+    venv: str = ""
     cache: bool = True
     # Editor settings (also accepted in pyproject, where they are simply unused by the CLI).
     debounce_ms: int = 300
@@ -111,7 +114,19 @@ SETTING_DOCS: dict[str, tuple[str, str]] = {
         "static type inference (never runs your code) for receivers the syntax cannot type, "
         "e.g. `self.client` set from a helper returning a `requests.Session`",
     ),
-    "cache": ("bool", "CLI: cache findings per file in `.riskhints/cache/`"),
+    "python": (
+        "path to an interpreter",
+        "the project's Python (like pyright's `pythonPath`): its site-packages are read for "
+        "type inference and library look-ups, never run. Relative paths start at the folder "
+        "of the settings file (the workspace folder in an editor). Empty: the `venv` setting, "
+        "else `$VIRTUAL_ENV`, else `.venv` or `venv` in the project, else riskhints' own",
+    ),
+    "venv": (
+        "path to an environment folder",
+        "the project's virtual environment when `python` is empty (like pyright's "
+        "`venvPath`/`venv`); relative like `python`",
+    ),
+    "cache": ("bool", "CLI: cache findings per file in `.riskhints/cache/` of the project root"),
     "debounce_ms": ("integer, ms", "editor: wait this long after a keystroke before analysing"),
     "diagnostic_mode": (
         "`auto` or `push`",
@@ -228,7 +243,7 @@ def _json_type(hint: Any) -> str:
 def _default_text(value: Any) -> str:
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
-    if isinstance(value, (tuple, list, dict)) or (isinstance(value, Mapping)):
+    if isinstance(value, (tuple, list, dict, str)) or (isinstance(value, Mapping)):
         return "empty" if not value else f"`{value}`"
     return f"`{value}`"
 
@@ -280,6 +295,10 @@ def _validate(name: str, key: str, value: Any, source: str) -> Any:
         return ids
     if name in ("exclude", "extra_blocking_calls"):
         return _string_list(key, value, source)
+    if name in ("python", "venv"):
+        if not isinstance(value, str) or "\0" in value:
+            raise ConfigError(f"{source}: '{key}' must be a path (a string), got {value!r}")
+        return value.strip()
     if name == "severity":
         if not isinstance(value, Mapping):
             raise ConfigError(f"{source}: '{key}' must be a table of rule id = severity")
@@ -373,6 +392,45 @@ def find_pyproject(start: Path) -> Path | None:
             if "riskhints" in data.get("tool", {}):
                 return path
     return nearest
+
+
+def find_settings_file(start: Path) -> Path | None:
+    """The nearest settings file at or above ``start``: a ``riskhints.toml``, or a
+    ``pyproject.toml`` with a ``[tool.riskhints]`` table (``riskhints.toml`` wins in the same
+    folder, like ``ruff.toml`` over ``pyproject.toml``). The nearest ``pyproject.toml`` must
+    parse: a :class:`ConfigError` says what is wrong with it."""
+    start = start.resolve()
+    folder = start if start.is_dir() else start.parent
+    nearest = True
+    for candidate in (folder, *folder.parents):
+        own = candidate / "riskhints.toml"
+        if own.is_file():
+            return own
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file():
+            if nearest:
+                nearest = False
+                if "riskhints" in _read_toml(pyproject).get("tool", {}):
+                    return pyproject
+                continue
+            try:
+                if "riskhints" in _read_toml(pyproject).get("tool", {}):
+                    return pyproject
+            except ConfigError:
+                continue  # a broken pyproject of an enclosing folder is not ours to report
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+        return data
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML ({error})") from None
 
 
 def load_pyproject(path: Path, base: Settings | None = None) -> Settings:

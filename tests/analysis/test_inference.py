@@ -21,11 +21,19 @@ from riskhints.analysis.workspace import Workspace
 from riskhints.discovery import discover
 
 # ``requests`` is not installed next to riskhints: the project's own virtual environment has
-# it, as in real projects (jedi reads it there, with typeshed's stubs for ``requests``).
+# it, as in real projects (jedi reads it there, with typeshed's stubs for ``requests``). The
+# project's environment replaces riskhints' own: its ``httpx`` is the one jedi sees.
+SITE = ".venv/lib/python3.11/site-packages"
 FAKE_REQUESTS = {
-    ".venv/lib/python3.11/site-packages/requests/__init__.py": "from .sessions import Session\n",
-    ".venv/lib/python3.11/site-packages/requests/sessions.py": (
+    ".venv/pyvenv.cfg": "home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11.7\n",
+    f"{SITE}/requests/__init__.py": "from .sessions import Session\n",
+    f"{SITE}/requests/sessions.py": (
         "class Session:\n    def get(self, url, **kwargs):\n        raise NotImplementedError\n"
+    ),
+    f"{SITE}/httpx/__init__.py": "from ._client import AsyncClient\n",
+    f"{SITE}/httpx/_client.py": (
+        "class AsyncClient:\n    def __init__(self, timeout=5):\n        self.timeout = timeout\n\n"
+        "    async def get(self, url):\n        raise NotImplementedError\n"
     ),
 }
 CLIENTS = """\

@@ -133,6 +133,7 @@ def test_a_huge_folder_is_not_parsed_up_front(
 
 # jedi through the index: never on the keystroke path, answers kept per receiver text.
 FAKE_REQUESTS = {
+    ".venv/pyvenv.cfg": "home = /usr/bin\nversion = 3.11.7\n",
     ".venv/lib/python3.11/site-packages/requests/__init__.py": "from .sessions import Session\n",
     ".venv/lib/python3.11/site-packages/requests/sessions.py": (
         "class Session:\n    def get(self, url, **kwargs):\n        raise NotImplementedError\n"

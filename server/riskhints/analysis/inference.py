@@ -8,7 +8,11 @@ assignments, imports and typeshed stubs.
 Invariants:
 - Static only: ``jedi.Script`` over the text we were given, never ``jedi.Interpreter``; user code
   is never imported (``load_unsafe_extensions=False`` keeps jedi from loading compiled
-  extensions found in the project folders).
+  extensions found in the project folders or its environment).
+- The project's installed packages come from its environment (:mod:`.project`: the ``python``
+  / ``venv`` settings, ``$VIRTUAL_ENV``, ``.venv``, ``venv``), read as folders: the project's
+  interpreter is never run. jedi's helper process is riskhints' own interpreter, started
+  isolated from the workspace (see :func:`isolated_environment`).
 - Few queries: only receivers of attribute calls whose type the facts left unknown *and* whose
   method name one of our knowledge tables cares about (see :data:`INTERESTING_METHODS`).
 - Answers only in our vocabulary: jedi's full names are mapped to the canonical names of the
@@ -24,10 +28,11 @@ from __future__ import annotations
 import ast
 import dataclasses
 import logging
+import os
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -42,6 +47,7 @@ from .knowledge.primitives import (
     canonical_type,
     primitive,
 )
+from .project import PythonEnvironment, find_environment, own_environment, project_sys_path
 
 if TYPE_CHECKING:
     from .engine import ParsedModule
@@ -196,8 +202,12 @@ class ReceiverInference(Protocol):
 class JediInference:
     """Receiver types from jedi, for the modules of one project (rooted at ``root``)."""
 
-    def __init__(self, root: Path, cache_size: int = 512) -> None:
+    def __init__(
+        self, root: Path, environment: PythonEnvironment | None = None, cache_size: int = 512
+    ) -> None:
         self.root = root.resolve()
+        #: The project's packages (default: found from the folder and $VIRTUAL_ENV alone).
+        self.environment = environment or find_environment(self.root)
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str], dict[Position, str]] = OrderedDict()
         self._project: Any = None
@@ -258,25 +268,60 @@ class JediInference:
 
     def _script(self, path: Path, text: str) -> Any:
         import jedi  # type: ignore[import-untyped]
-        from jedi.api.environment import SameEnvironment  # type: ignore[import-untyped]
 
         if self._project is None:
             # Types of parameters guessed from call sites: slow (it searches the project) and
             # imprecise for us (unannotated parameters are not asked about anyway).
             jedi.settings.dynamic_params = False
             jedi.settings.dynamic_params_for_other_modules = False
-            # Our own interpreter, not one named by $VIRTUAL_ENV: no other program is started
-            # on the user's behalf. Their packages are found through the project's venv folder.
-            self._environment = SameEnvironment()
+            self._environment = isolated_environment()
             self._project = jedi.Project(
-                self.root,
-                load_unsafe_extensions=False,
-                added_sys_path=[str(p) for p in project_sys_path(self.root)],
-                smart_sys_path=True,
+                self.root, **jedi_project_options(self.root, self.environment)
             )
         return jedi.Script(
             code=text, path=path, project=self._project, environment=self._environment
         )
+
+
+def jedi_project_options(root: Path, environment: PythonEnvironment) -> dict[str, Any]:
+    """``jedi.Project`` arguments for a project whose packages are in ``environment``.
+
+    jedi's own way to use a project's interpreter (``jedi.create_environment``) runs that
+    interpreter (a program of the workspace: not allowed here, and its ``site`` would run the
+    environment's ``.pth`` files). Instead jedi runs in riskhints' interpreter and reads the
+    environment's folders as its ``sys_path``; ``load_unsafe_extensions=False`` keeps compiled
+    modules off it: jedi then imports extensions only from its own interpreter's path, never
+    from the project's environment or folders."""
+    options: dict[str, Any] = {"load_unsafe_extensions": False, "smart_sys_path": True}
+    extra = [str(p) for p in project_sys_path(root, environment)]
+    if environment.is_own:
+        options["added_sys_path"] = extra  # after jedi's own sys.path: this interpreter's
+    else:
+        stdlib = environment.stdlib or own_environment().stdlib
+        options["sys_path"] = [*map(str, stdlib), *extra]
+    return options
+
+
+def isolated_environment() -> Any:
+    """jedi's environment for riskhints' own interpreter, whose helper process starts isolated
+    from the workspace: like ``python -I`` (no ``PYTHON*`` variables such as ``PYTHONPATH``, no
+    user site-packages, no script or current folder on ``sys.path``)."""
+    from jedi.api.environment import SameEnvironment  # type: ignore[import-untyped]
+
+    class _Isolated(SameEnvironment):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self._env_vars = isolated_env()
+
+    return _Isolated()
+
+
+def isolated_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment variables of a Python child process that must not see the workspace."""
+    source = os.environ if environ is None else environ
+    env = {k: v for k, v in source.items() if not k.startswith("PYTHON")}
+    env.update(PYTHONNOUSERSITE="1", PYTHONSAFEPATH="1", PYTHONDONTWRITEBYTECODE="1")
+    return env
 
 
 def _single_type(names: Iterable[Any]) -> str | None:
@@ -295,21 +340,6 @@ def _single_type(names: Iterable[Any]) -> str | None:
         # about: knowing only some uses of a lock would invent unreleased acquisitions.
         return None
     return type_name
-
-
-def project_sys_path(root: Path) -> list[Path]:
-    """Where a project's own code and installed packages live, found by looking at folders
-    only (the project's interpreter is never run): ``src/`` and a ``.venv``/``venv``."""
-    paths: list[Path] = []
-    if (root / "src").is_dir():
-        paths.append(root / "src")
-    for venv in (".venv", "venv"):
-        folder = root / venv
-        if folder.is_dir():
-            paths.extend(sorted(folder.glob("lib/python3*/site-packages")))
-            if (folder / "Lib" / "site-packages").is_dir():
-                paths.append(folder / "Lib" / "site-packages")
-    return paths
 
 
 def refine(

@@ -11,11 +11,23 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..output import FORMATS
 from . import provenance
-from .common import EXIT_CLEAN, EXIT_FINDINGS, UsageError, err, load_settings
+from .common import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    Project,
+    UsageError,
+    display_path,
+    err,
+    load_project,
+    project_of,
+)
+
+if TYPE_CHECKING:
+    from ..analysis.finding import Finding
 
 _PROGRESS_THRESHOLD = 200
 
@@ -59,36 +71,35 @@ def add_parser(commands: Any) -> None:
         "--cache-dir",
         type=Path,
         metavar="DIR",
-        help="cache folder (default: .riskhints/cache in the project root)",
+        help="cache folder (default: .riskhints/cache in each project's root)",
     )
     check.add_argument("--quiet", "-q", action="store_true", help="no progress or summary")
     provenance.add_check_arguments(check)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checking import check_files
-    from ..discovery import discover
+    from ..analysis.finding import Finding
     from ..output import render
 
     paths: list[Path] = args.paths or [Path(".")]
     for path in paths:
         if not path.exists():
             raise UsageError(f"{path}: no such file or folder")
-    settings, root = load_settings(args, paths[0])
-    if args.no_cache:
-        settings = replace(settings, cache=False)
-    files = discover(paths, root, settings.exclude)
-    options = settings.analysis_options()
-    cache_dir = None
-    if settings.cache:
-        cache_dir = args.cache_dir or (root / ".riskhints" / "cache")
+    # One run per project: each named path belongs to the project above it (never to the
+    # current directory), which gives its settings, its cache and the modules it imports.
+    groups: dict[Path, list[Path]] = {}
+    for path in paths:
+        groups.setdefault(project_of(path)[0], []).append(path)
+    runs = [_ProjectRun(args, load_project(args, named[0]), named) for named in groups.values()]
+    total = sum(len(r.targets) for r in runs)
     jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
-    show_progress = (not args.quiet) and sys.stderr.isatty() and len(files) >= _PROGRESS_THRESHOLD
-    with _progress(len(files), show_progress) as advance:
-        findings = check_files(files, root, options, cache_dir, jobs, advance)
-    # After the cache, which holds raw findings: provenance is never stale.
-    findings = provenance.scope_findings(findings, settings, root)
-    report = render(args.format, findings, len(files))
+    show_progress = (not args.quiet) and sys.stderr.isatty() and total >= _PROGRESS_THRESHOLD
+    findings: list[Finding] = []
+    with _progress(total, show_progress) as advance:
+        for project_run in runs:
+            findings.extend(project_run.check(jobs, advance))
+    findings.sort(key=Finding.sort_key)
+    report = render(args.format, findings, total)
     if args.output is not None:
         args.output.write_text(report, encoding="utf-8")
         if not args.quiet:
@@ -100,6 +111,69 @@ def run(args: argparse.Namespace) -> int:
     if findings and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+class _ProjectRun:
+    """The named paths of one project: the files to report on, and the project's modules."""
+
+    def __init__(self, args: argparse.Namespace, project: Project, named: list[Path]) -> None:
+        from ..analysis.project import find_environment
+        from ..discovery import discover
+
+        self.project = project
+        settings = project.settings
+        if args.no_cache:
+            settings = replace(settings, cache=False)
+        self.settings = settings
+        self.targets = discover(named, project.settings_folder, settings.exclude)
+        # The named files are analysed with every module of the project they may import.
+        modules = list(self.targets)
+        walked = project.kind in ("marked", "package")
+        if walked and any(p.resolve() != project.root for p in named):
+            modules += discover([project.root], project.settings_folder, settings.exclude)
+        self.modules = list(dict.fromkeys(modules))
+        # The cache lives in the project (never in the current folder), or where --cache-dir
+        # says; a file outside any project is not cached rather than litter its folder.
+        self.cache_dir: Path | None = None
+        if settings.cache and (args.cache_dir or project.kind == "marked"):
+            self.cache_dir = args.cache_dir or (project.root / ".riskhints" / "cache")
+        self.environment = find_environment(project.settings_folder, settings.python, settings.venv)
+        if self.environment.problem and not args.quiet:
+            err(f"warning: {self.environment.problem}")
+
+    def check(self, jobs: int, advance: Callable[[int], None]) -> list[Finding]:
+        from ..checking import CheckJob, check_files
+
+        root = self.project.root
+        relative = {path: _relative(path, root) for path in self.modules}
+        job = CheckJob(
+            root,
+            tuple((str(path), relative[path]) for path in self.modules),
+            self.settings.analysis_options(),
+            self.cache_dir,
+            self.environment,
+        )
+        targets = [(str(path), relative[path]) for path in self.targets]
+        found = [_displayed(f, root) for f in check_files(job, targets, jobs, advance)]
+        # After the cache, which holds raw findings: provenance is never stale.
+        return provenance.scope_findings(found, self.settings, root)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:  # a named file outside its own project's root (cannot happen) or a link
+        return path.resolve().as_posix()
+
+
+def _displayed(finding: Finding, root: Path) -> Finding:
+    """A finding with paths relative to the current directory (as ruff shows them), from the
+    root-relative paths of the run."""
+    evidence = tuple(
+        e if e.path is None else replace(e, path=display_path(root / e.path))
+        for e in finding.evidence
+    )
+    return replace(finding, path=display_path(root / finding.path), evidence=evidence)
 
 
 class _progress:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,19 +45,61 @@ def split_ids(values: Iterable[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-def load_settings(args: argparse.Namespace, start: Path) -> tuple[Settings, Path]:
-    """Settings for a run and the project root (the folder of the pyproject we used)."""
-    from ..config import Settings, find_pyproject, load_config_file, load_pyproject, parse_settings
+@dataclass(frozen=True)
+class Project:
+    """One project of a run: where its root is and the settings that apply to it."""
 
-    if args.config is not None:
-        if not args.config.is_file():
-            raise UsageError(f"--config {args.config}: no such file")
-        settings = load_config_file(args.config)
-        root = args.config.resolve().parent
+    #: The project root: the nearest folder above the named path with a pyproject.toml,
+    #: setup.cfg, riskhints.toml or .git (see :mod:`riskhints.analysis.project`); else the
+    #: named folder (or a named file's folder).
+    root: Path
+    settings: Settings
+    #: The folder of the settings file (``exclude`` and the ``python``/``venv`` paths are
+    #: relative to it); the root when there is none.
+    settings_folder: Path
+    #: ``"marked"``, ``"package"`` or ``"folder"`` (see :func:`project_of`).
+    kind: str
+
+
+def project_of(path: Path) -> tuple[Path, str]:
+    """The project root of a named path, and what kind of root it is:
+
+    - ``"marked"``: the nearest folder above with a marker (see :mod:`riskhints.analysis.project`);
+    - ``"package"``: no marker, the file is inside a package: the folder above its top package
+      (what the package's absolute imports are relative to);
+    - ``"folder"``: neither: the named folder, or the named file's own folder.
+
+    Marked and package roots are walked for the modules the named files import; a bare folder
+    is not (it may be a home folder). Only a marked root holds a cache."""
+    from ..analysis.project import project_root
+
+    root = project_root(path)
+    if root is not None:
+        return root, "marked"
+    resolved = path.resolve()
+    folder = resolved if resolved.is_dir() else resolved.parent
+    top = folder
+    while (top / "__init__.py").is_file() and top.parent != top:
+        top = top.parent
+    return top, ("package" if top != folder else "folder")
+
+
+def load_project(args: argparse.Namespace, start: Path) -> Project:
+    """The project ``start`` belongs to, with the settings of the run: ``--config`` or the
+    nearest settings file above ``start`` (never anything found from the current directory),
+    then the command line's overrides."""
+    from ..config import Settings, find_settings_file, load_config_file, parse_settings
+
+    root, kind = project_of(start)
+    config: Path | None = getattr(args, "config", None)
+    if config is not None:
+        if not config.is_file():
+            raise UsageError(f"--config {config}: no such file")
+        settings_file: Path | None = config
     else:
-        pyproject = find_pyproject(start)
-        settings = load_pyproject(pyproject) if pyproject else Settings()
-        root = pyproject.parent if pyproject else Path.cwd()
+        settings_file = find_settings_file(start)
+    settings = load_config_file(settings_file) if settings_file is not None else Settings()
+    folder = settings_file.resolve().parent if settings_file is not None else root
     overrides: dict[str, object] = {}
     if getattr(args, "select", None):
         overrides["select"] = split_ids(args.select)
@@ -67,4 +110,10 @@ def load_settings(args: argparse.Namespace, start: Path) -> tuple[Settings, Path
             overrides[key] = getattr(args, key)
     if overrides:
         settings = parse_settings(overrides, "command line", settings)
-    return settings, root
+    return Project(root, settings, folder, kind)
+
+
+def load_settings(args: argparse.Namespace, start: Path) -> tuple[Settings, Path]:
+    """Settings for a run and the project root of ``start``."""
+    project = load_project(args, start)
+    return project.settings, project.root

@@ -27,6 +27,7 @@ from ..analysis.inference import (
     Position,
     ReceiverInference,
 )
+from ..analysis.project import find_environment
 from ..analysis.workspace import Workspace, WorkspaceFile
 from ..discovery import discover, is_walked
 
@@ -112,10 +113,21 @@ class IndexedAnalysis:
 
 
 class FolderIndex:
-    def __init__(self, root: Path, exclude: tuple[str, ...], inference: str = "off") -> None:
+    def __init__(
+        self,
+        root: Path,
+        exclude: tuple[str, ...],
+        inference: str = "off",
+        environment_settings: tuple[str, str] = ("", ""),
+    ) -> None:
         self.root = root
         self.exclude = exclude
-        self.inference = StickyInference(JediInference(root)) if inference == "jedi" else None
+        #: The ``python`` and ``venv`` settings the project's environment was found from.
+        self.environment_settings = environment_settings
+        self.inference = None
+        if inference == "jedi":
+            environment = find_environment(root, *environment_settings)
+            self.inference = StickyInference(JediInference(root, environment))
         self.lock = threading.Lock()
         self._workspace: Workspace | None = None
         self.discovered = threading.Event()

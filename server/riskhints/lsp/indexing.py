@@ -22,6 +22,7 @@ from .documents import file_path
 from .index import INDEX_MAX_FILES, FolderIndex
 
 if TYPE_CHECKING:
+    from ..config import Settings
     from .session import FolderConfig, Session
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class Indexing:
                 or not settings.workspace_index
                 or settings.exclude != index.exclude
                 or settings.inference != index.inference_mode
+                or (settings.python, settings.venv) != index.environment_settings
             ):
                 self._stop(uri)
         for uri, folder in self.session.folders.items():
@@ -77,11 +79,16 @@ class Indexing:
                 continue
             settings = self.session.settings_for(uri)
             if settings.workspace_index:
-                self._start(folder, settings.exclude, settings.inference)
+                self._start(folder, settings)
 
-    def _start(self, folder: FolderConfig, exclude: tuple[str, ...], inference: str) -> None:
+    def _start(self, folder: FolderConfig, settings: Settings) -> None:
         assert folder.path is not None
-        index = FolderIndex(folder.path, exclude, inference)
+        index = FolderIndex(
+            folder.path,
+            settings.exclude,
+            settings.inference,
+            environment_settings=(settings.python, settings.venv),
+        )
         self.indexes[folder.uri] = index
         task = asyncio.get_running_loop().create_task(self._build(folder.uri, index))
         self._tasks[folder.uri] = task
