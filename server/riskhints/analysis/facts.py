@@ -600,6 +600,39 @@ def _collect_module_names(facts: ModuleFacts, tree: ast.Module) -> None:
         else:
             for target in _assigned_names(stmt):
                 facts.global_names.add(target)
+    # ``read_file = open``, ``pause = time.sleep``: a module-level name bound once to an
+    # imported or builtin callable is another spelling of it.
+    spellings: dict[str, str] = {}
+    bound: dict[str, int] = {}
+    for stmt in _top_level(tree.body, (ast.If, ast.Try, ast.With)):
+        for name in _assigned_names(stmt):
+            bound[name] = bound.get(name, 0) + 1
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            lhs = stmt.targets[0]
+            spelling = _alias_of(facts, stmt.value)
+            if isinstance(lhs, ast.Name) and spelling is not None:
+                spellings[lhs.id] = spelling
+    for name, spelling in spellings.items():
+        if bound.get(name) == 1 and name not in facts.imports:
+            facts.imports[name] = spelling
+            facts.global_names.discard(name)
+
+
+def _alias_of(facts: ModuleFacts, value: ast.AST) -> str | None:
+    """The qualified callable a module-level value names: an import or a builtin."""
+    parts: list[str] = []
+    while isinstance(value, ast.Attribute):
+        parts.append(value.attr)
+        value = value.value
+    if not isinstance(value, ast.Name):
+        return None
+    if value.id in facts.imports:
+        root = facts.imports[value.id]
+    elif not parts and value.id in _BUILTIN_NAMES and value.id[:1].islower():
+        root = f"builtins.{value.id}"
+    else:
+        return None
+    return ".".join([root, *reversed(parts)])
 
 
 def _top_level(body: list[ast.stmt], through: tuple[type[ast.stmt], ...]) -> Iterator[ast.stmt]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .primitives import FILE_OPENING_CALLS, FILE_TYPE
+
 
 @dataclass(frozen=True)
 class BlockingApi:
@@ -31,6 +33,28 @@ _FUTURE = BlockingApi("waits for a concurrent future", "await asyncio.wrap_futur
 _JOIN = BlockingApi("waits for a thread", "await asyncio.to_thread(thread.join)")
 _IMPORT = BlockingApi("imports a module (disk I/O)", "import it at module load time")
 _MAIL = BlockingApi("does network I/O (SMTP)", "aiosmtplib, or await asyncio.to_thread(...)")
+_CERTS = BlockingApi(
+    "reads certificates from disk", "create the SSL context once at start-up, or in a thread"
+)
+_SPAWN = BlockingApi("starts a process (fork and exec)", "asyncio.create_subprocess_exec(...)")
+
+#: The type the resolver gives to objects returned by ``open()`` and its relatives (see
+#: ``primitives.RETURN_TYPES``): their methods read and write the disk.
+FILE_METHODS = (
+    "read",
+    "read1",
+    "readline",
+    "readlines",
+    "readinto",
+    "write",
+    "writelines",
+    "flush",
+    "seek",
+    "truncate",
+    "fileno",
+)
+#: Calls that return a file object (their own call blocks too: they open it).
+FILE_OPENERS = FILE_OPENING_CALLS
 
 
 def _words(*lines: str) -> list[str]:
@@ -47,12 +71,16 @@ BLOCKING_CALLS: dict[str, BlockingApi] = {
     **{f"requests.Session.{verb}": _HTTP for verb in _HTTP_VERBS},
     **{f"requests.sessions.Session.{verb}": _HTTP for verb in _HTTP_VERBS},
     **{f"httpx.{verb}": _HTTP for verb in (*_HTTP_VERBS, "stream")},
-    **{f"httpx.Client.{verb}": _HTTP for verb in (*_HTTP_VERBS, "stream")},
+    # every method of a sync HTTP client or connection pool waits for the network (``close``
+    # too: it waits for the pool's connections); pure helpers are listed in NOT_BLOCKING
+    "httpx.Client.*": _HTTP,
+    "urllib3.PoolManager.*": _HTTP,
+    "urllib3.HTTPConnectionPool.*": _HTTP,
+    "urllib3.HTTPSConnectionPool.*": _HTTP,
     "urllib.request.urlopen": _HTTP,
     "urllib.request.urlretrieve": _HTTP,
     "urllib.request.OpenerDirector.open": _HTTP,
     "urllib3.request": _HTTP,
-    **{f"urllib3.PoolManager.{verb}": _HTTP for verb in ("request", "urlopen")},
     "http.client.HTTPConnection.request": _HTTP,
     "http.client.HTTPConnection.getresponse": _HTTP,
     "http.client.HTTPSConnection.request": _HTTP,
@@ -63,6 +91,16 @@ BLOCKING_CALLS: dict[str, BlockingApi] = {
     "socket.gethostbyname": _NET,
     "socket.gethostbyname_ex": _NET,
     "socket.gethostbyaddr": _NET,
+    "socket.getfqdn": _NET,
+    "socket.getnameinfo": _NET,
+    # TLS contexts load the CA bundle (and certificates) from disk
+    "ssl.create_default_context": _CERTS,
+    **{
+        f"ssl.SSLContext.{m}": _CERTS
+        for m in ("load_verify_locations", "load_cert_chain", "load_default_certs")
+        + ("set_default_verify_paths",)
+    },
+    "netrc.netrc": BlockingApi("reads ~/.netrc from disk", "read it once at start-up"),
     "dns.resolver.resolve": _NET,
     "dns.resolver.query": _NET,
     "dns.resolver.Resolver.resolve": _NET,
@@ -81,6 +119,9 @@ BLOCKING_CALLS: dict[str, BlockingApi] = {
     "subprocess.Popen.wait": _PROC,
     "subprocess.Popen.communicate": _PROC,
     "os.system": _PROC,
+    "subprocess.Popen": _SPAWN,
+    **{f"os.{m}": _SPAWN for m in _words("spawnl spawnle spawnlp spawnlpe spawnv spawnve")},
+    **{f"os.{m}": _SPAWN for m in _words("spawnvp spawnvpe posix_spawn posix_spawnp fork")},
     "os.popen": _PROC,
     "os.wait": _PROC,
     "os.waitpid": _PROC,
@@ -88,8 +129,9 @@ BLOCKING_CALLS: dict[str, BlockingApi] = {
     "os.wait4": _PROC,
     "os.waitid": _PROC,
     # files
-    "builtins.open": _FILE,
-    "io.open": _FILE,
+    **dict.fromkeys(FILE_OPENERS, _FILE),
+    **{f"{FILE_TYPE}.{m}": _FILE for m in FILE_METHODS},
+    "os.open": _FILE,
     "os.read": _FILE,
     "os.write": _FILE,
     "os.fsync": _FILE,
@@ -119,8 +161,6 @@ BLOCKING_CALLS: dict[str, BlockingApi] = {
     "glob.glob": _FS,
     "tempfile.mkstemp": _FS,
     "tempfile.mkdtemp": _FS,
-    "tempfile.NamedTemporaryFile": _FILE,
-    "tempfile.TemporaryFile": _FILE,
     "tempfile.TemporaryDirectory": _FS,
     "tarfile.open": _FILE,
     "zipfile.ZipFile": _FILE,
@@ -128,7 +168,7 @@ BLOCKING_CALLS: dict[str, BlockingApi] = {
         f"os.path.{m}": _FS
         for m in _words(
             "exists isfile isdir islink getsize getmtime getatime getctime samefile realpath",
-            "lexists ismount",
+            "lexists ismount sameopenfile",
         )
     },
     **{
@@ -159,19 +199,14 @@ BLOCKING_CALLS: dict[str, BlockingApi] = {
     },
     "pymysql.connect": _DB,
     "mysql.connector.connect": _DB,
-    **{
-        f"redis.Redis.{m}": _DB
-        for m in _words(
-            "get set delete incr decr hget hset hgetall expire lpush rpush lpop rpop blpop brpop",
-            "publish exists keys mget setex execute_command ping",
-        )
-    },
-    **{
-        f"pymongo.collection.Collection.{m}": _DB
-        for m in ("find_one", "insert_one", "update_one", "delete_one", "count_documents")
-    },
+    "redis.Redis.*": _DB,
+    "redis.client.Pipeline.execute": _DB,
+    "pymongo.collection.Collection.*": _DB,
+    "pymongo.MongoClient.*": _DB,
     "boto3.client": _NET,
     "boto3.resource": _NET,
+    # boto3 clients' operations are generated at run time: every method is an API call
+    "botocore.client.BaseClient.*": _NET,
     "smtplib.SMTP": _MAIL,
     "smtplib.SMTP_SSL": _MAIL,
     "smtplib.SMTP.sendmail": _MAIL,
@@ -215,6 +250,23 @@ NOT_BLOCKING: frozenset[str] = frozenset(
         "requests.HTTPError",
         "requests.RequestException",
         "requests.codes",
+        # pure helpers on clients whose other methods do I/O
+        "httpx.Client.build_request",
+        "botocore.client.BaseClient.generate_presigned_url",
+        "botocore.client.BaseClient.generate_presigned_post",
+        "botocore.client.BaseClient.get_paginator",
+        "botocore.client.BaseClient.can_paginate",
+        "botocore.client.BaseClient.get_waiter",
+        "redis.Redis.from_url",
+        "redis.Redis.pipeline",
+        "redis.Redis.pubsub",
+        "redis.Redis.lock",
+        "redis.Redis.register_script",
+        "pymongo.collection.Collection.with_options",
+        "pymongo.MongoClient.get_database",
+        "pymongo.MongoClient.get_default_database",
+        "urllib3.PoolManager.connection_from_url",
+        "urllib3.PoolManager.connection_from_host",
     }
 )
 

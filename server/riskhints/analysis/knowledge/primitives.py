@@ -94,12 +94,34 @@ KNOWN_CLASSES: frozenset[str] = frozenset(
         "pathlib.PurePath",
         "redis.Redis",
         "redis.StrictRedis",
+        "urllib3.HTTPConnectionPool",
+        "urllib3.HTTPSConnectionPool",
+        "pymongo.MongoClient",
         "smtplib.SMTP",
         "multiprocessing.Process",
         "aiohttp.ClientSession",
         "contextlib.ExitStack",
         "contextlib.AsyncExitStack",
     }
+)
+
+#: What ``open()`` and its relatives return, for the resolver: a file object.
+FILE_TYPE = "io.IOBase"
+FILE_OPENING_CALLS: tuple[str, ...] = (
+    "builtins.open",
+    "io.open",
+    "io.open_code",
+    "os.fdopen",
+    "codecs.open",
+    "gzip.open",
+    "bz2.open",
+    "lzma.open",
+    "pathlib.Path.open",
+    "tempfile.NamedTemporaryFile",
+    "tempfile.TemporaryFile",
+    "gzip.GzipFile",
+    "bz2.BZ2File",
+    "lzma.LZMAFile",
 )
 
 #: Known return types of functions and methods (callee qualified name -> type).
@@ -121,6 +143,11 @@ RETURN_TYPES: dict[str, str] = {
     "sqlite3.Connection.cursor": "sqlite3.Cursor",
     "socket.create_connection": "socket.socket",
     "redis.from_url": "redis.Redis",
+    # file objects: their methods read and write the disk (knowledge/blocking.FILE_METHODS)
+    **dict.fromkeys(FILE_OPENING_CALLS, FILE_TYPE),
+    "boto3.client": "botocore.client.BaseClient",
+    "boto3.session.Session.client": "botocore.client.BaseClient",
+    "urllib3.connection_from_url": "urllib3.HTTPConnectionPool",
     "redis.Redis.from_url": "redis.Redis",
     "urllib.request.build_opener": "urllib.request.OpenerDirector",
     "psycopg2.connect": "psycopg2.extensions.connection",
@@ -161,6 +188,11 @@ TYPE_ALIASES: dict[str, str] = {
     "redis.StrictRedis": "redis.Redis",
     "multiprocessing.Queue": "multiprocessing.Queue",
     "typing.Awaitable": "typing.Awaitable",
+    "io.TextIOWrapper": "io.IOBase",
+    "io.BufferedReader": "io.IOBase",
+    "io.BufferedWriter": "io.IOBase",
+    "io.FileIO": "io.IOBase",
+    "botocore.client.S3": "botocore.client.BaseClient",
 }
 
 

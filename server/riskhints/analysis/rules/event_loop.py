@@ -11,7 +11,8 @@ from typing import Literal
 from ..blocking_context import first_use
 from ..facts import CallSite, FunctionFacts, position_key
 from ..finding import Evidence, Finding, Severity
-from ..knowledge.primitives import CALLBACK_PARAMS
+from ..knowledge import blocking
+from ..knowledge.primitives import CALLBACK_PARAMS, FILE_TYPE, THREAD_RUNNERS
 from ..summaries import LOOP_RUNNERS, Chain, Program, memoised, sorted_calls
 from .frameworks.entries import entry_label
 from .registry import RuleContext, rule
@@ -75,7 +76,7 @@ def blocking_call_in_async(ctx: RuleContext) -> Iterator[Finding]:
             if id(call.node) in self_waits:
                 continue
             api = ctx.program.blocking_api(call, fn)
-            if api is None:
+            if api is None or _opened_here(fn, call) or _offloaded_elsewhere(fn, call):
                 continue
             once = first_use(ctx.module, fn, call)
             yield ctx.finding(
@@ -96,6 +97,94 @@ def blocking_call_in_async(ctx: RuleContext) -> Iterator[Finding]:
                     "alternative": api.alternative,
                 },
             )
+        yield from _hidden_blocking(ctx, fn)
+
+
+#: Builtins that call the function they are given right away, on the caller's thread.
+_CALLING_BUILTINS = frozenset(
+    f"builtins.{name}" for name in ("sorted", "min", "max", "map", "filter", "list", "sum")
+)
+
+
+def _hidden_blocking(ctx: RuleContext, fn: FunctionFacts) -> Iterator[Finding]:
+    """Blocking work in an async function that is not a call of its own: inside a lambda that a
+    builtin calls on the spot (``sorted(paths, key=lambda p: os.path.getmtime(p))``), and
+    the iteration of a file object that came from elsewhere (``for line in self._log:``)."""
+    for node in fn.own_nodes:
+        if isinstance(node, ast.Call) and fn.scope.qualify(node.func) in _CALLING_BUILTINS:
+            for lam in [*node.args, *(k.value for k in node.keywords)]:
+                if isinstance(lam, ast.Lambda):
+                    yield from _blocking_in_lambda(ctx, fn, node, lam)
+        elif (
+            isinstance(node, (ast.For, ast.comprehension))
+            and fn.scope.type_of(node.iter) == FILE_TYPE
+        ):
+            if isinstance(node.iter, ast.Name) and node.iter.id in fn.scope.local_types:
+                continue  # opened in this function: the open() is reported
+            shown = ctx.positions.segment(node.iter)
+            yield ctx.finding(
+                BLOCKING_CALL,
+                node.iter,
+                f"iterating the file `{shown}` reads the disk and blocks the event loop inside "
+                f"{_async_where(ctx, fn)}",
+                function=fn,
+                assumptions=(f"reading `{shown}` line by line in `{fn.display}` is quick",),
+            )
+
+
+def _blocking_in_lambda(
+    ctx: RuleContext, fn: FunctionFacts, caller: ast.Call, lam: ast.Lambda
+) -> Iterator[Finding]:
+    params = {a.arg for a in (*lam.args.posonlyargs, *lam.args.args, *lam.args.kwonlyargs)}
+    for node in ast.walk(lam.body):
+        if not isinstance(node, ast.Call):
+            continue
+        root = node.func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if isinstance(root, ast.Name) and root.id in params:
+            continue  # a method of the lambda's argument: its type is unknown
+        callee = fn.scope.qualify(node.func)
+        api = blocking.lookup(callee, ctx.program.extra_blocking) if callee else None
+        if api is None:
+            continue
+        builtin = ctx.positions.segment(caller.func)
+        yield ctx.finding(
+            BLOCKING_CALL,
+            node,
+            f"`{ctx.positions.segment(node.func)}()` {api.what} in a lambda that `{builtin}()` "
+            f"calls at once, blocking the event loop inside {_async_where(ctx, fn)}",
+            function=fn,
+            assumptions=(f"the lambda's `{callee}()` calls are quick",),
+        )
+
+
+def _offloaded_elsewhere(fn: FunctionFacts, call: CallSite) -> bool:
+    """``if small: self.file.write(data) else: await run_in_threadpool(self.file.write, data)``:
+    the function hands the same callable to a thread elsewhere, so the direct call is its
+    deliberate fast path (an in-memory buffer, a small payload)."""
+    wanted = ast.unparse(call.node.func)
+    for other in fn.calls:
+        if other.callee in THREAD_RUNNERS and any(
+            ast.unparse(argument) == wanted for argument in other.node.args[:2]
+        ):
+            return True
+    return False
+
+
+def _opened_here(fn: FunctionFacts, call: CallSite) -> bool:
+    """``with open(p) as f: f.write(...)``: the ``open()`` in this function is reported
+    already; the handle's own methods would only repeat it. A handle passed in (a parameter)
+    or kept on an object is reported at its method calls."""
+    func = call.node.func
+    if call.receiver_type != FILE_TYPE or not isinstance(func, ast.Attribute):
+        return False
+    receiver = func.value
+    node = fn.node
+    if not isinstance(receiver, ast.Name) or isinstance(node, ast.Module):
+        return False
+    params = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
+    return receiver.id in fn.scope.local_types and receiver.id not in params
 
 
 def _only_once(reason: str | None) -> str:
