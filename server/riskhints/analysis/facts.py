@@ -59,12 +59,15 @@ class ExternalTypes:
     receivers: Mapping[tuple[int, int, int, int], str] = field(default_factory=dict)
     # Workspace classes that are locks themselves: class -> the primitive type they wrap.
     lock_classes: Mapping[str, str] = field(default_factory=dict)
+    # Workspace functions' return types (``shop.clients.make_client`` -> ``shop.clients.Api``).
+    returns: Mapping[str, str] = field(default_factory=dict)
 
     @staticmethod
     def of(modules: Iterable[ModuleFacts]) -> ExternalTypes:
         types: dict[str, str] = {}
         classes: set[str] = set()
         lock_classes: dict[str, str] = {}
+        returns: dict[str, str] = {}
         for facts in modules:
             for name, type_name in facts.global_types.items():
                 types[f"{facts.module}.{name}"] = type_name
@@ -73,7 +76,8 @@ class ExternalTypes:
                 for attr, type_name in cls.attr_types.items():
                     types[f"{qualname}.{attr}"] = type_name
             lock_classes.update(facts.lock_classes)
-        return ExternalTypes(types, frozenset(classes), lock_classes=lock_classes)
+            returns.update(facts.function_returns)
+        return ExternalTypes(types, frozenset(classes), lock_classes=lock_classes, returns=returns)
 
 
 _NO_EXTERNAL_TYPES = ExternalTypes()
@@ -231,6 +235,9 @@ class ModuleFacts:
     # This module's classes that are locks (their __enter__/__aenter__ takes a primitive of
     # their own): class qualname -> the primitive's type.
     lock_classes: dict[str, str] = field(default_factory=dict)
+    # What this module's functions and methods return, when it is one type: from the return
+    # annotation, else from every ``return`` agreeing (``return Client(url)``).
+    function_returns: dict[str, str] = field(default_factory=dict)
 
     def wrapped_primitive(self, type_name: str | None) -> str | None:
         """The primitive type a lock class of the workspace wraps, else ``type_name``."""
@@ -432,8 +439,8 @@ class Scope:
             return canonical
         if canonical in RETURN_TYPES:
             return RETURN_TYPES[canonical]
-        # A method inherited from a known family: ThreadPoolExecutor(...).submit etc.
-        return None
+        facts = self.module_facts
+        return facts.function_returns.get(canonical) or facts.external.returns.get(canonical)
 
     def annotation_type(self, annotation: ast.AST | None) -> str | None:
         """``asyncio.Lock``, ``Optional[Lock]``, ``Lock | None`` and string annotations."""
@@ -476,6 +483,13 @@ class Scope:
         if value is None:
             return None
         if isinstance(value, ast.Await):
+            # ``await make_pool()``: what a workspace coroutine function returns (awaiting
+            # anything else, a task or a library coroutine, gives a type we do not know).
+            if isinstance(value.value, ast.Call):
+                callee = self.qualify(value.value.func)
+                facts = self.module_facts
+                if callee is not None:
+                    return facts.function_returns.get(callee) or facts.external.returns.get(callee)
             return None
         return self.type_of(value)
 
@@ -707,6 +721,7 @@ def _collect_types(facts: ModuleFacts, module_scope: Scope, tree: ast.Module) ->
     for node, qualname in class_nodes:
         bases = [b for b in (module_scope.qualify(base) for base in node.bases) if b]
         facts.classes[qualname] = ClassFacts(qualname, node.name, node, bases)
+    _collect_returns(facts, module_scope, tree, class_nodes)
 
     for stmt in _top_level(tree.body, (ast.If, ast.Try)):
         typed = _typed_name(stmt, module_scope)
@@ -770,6 +785,80 @@ def _collect_types(facts: ModuleFacts, module_scope: Scope, tree: ast.Module) ->
         wrapped = _wrapped_lock(cls, methods)
         if wrapped is not None:
             facts.lock_classes[qualname] = wrapped
+
+
+def _collect_returns(
+    facts: ModuleFacts,
+    module_scope: Scope,
+    tree: ast.Module,
+    class_nodes: list[tuple[ast.ClassDef, str]],
+) -> None:
+    """``def make_client() -> Api`` or ``def make_client(): return Api(url)``: the type a call of
+    a module function or method gives (two rounds, so a factory calling a factory resolves)."""
+    functions: list[tuple[FunctionNode, str, str | None]] = []
+    for stmt in _top_level(tree.body, (ast.If, ast.Try)):
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            functions.append((stmt, f"{facts.module}.{stmt.name}", None))
+    for class_node, class_qualname in class_nodes:
+        for member in class_node.body:
+            if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                functions.append((member, f"{class_qualname}.{member.name}", class_qualname))
+    for _ in range(2):
+        for node, qualname, owner in functions:
+            if qualname in facts.function_returns:
+                continue
+            found = _return_type(facts, module_scope, node, qualname, owner)
+            if found is not None:
+                facts.function_returns[qualname] = found
+
+
+def _return_type(
+    facts: ModuleFacts,
+    module_scope: Scope,
+    node: FunctionNode,
+    qualname: str,
+    class_qualname: str | None,
+) -> str | None:
+    if any(ast.unparse(d).endswith(("contextmanager", "property")) for d in node.decorator_list):
+        return None  # a context manager's value is what it yields; properties are attributes
+    if node.returns is not None:
+        return module_scope.annotation_type(node.returns)
+    values = [
+        stmt.value
+        for stmt in iter_statements(node.body, enter_defs=False)
+        if isinstance(stmt, ast.Return) and stmt.value is not None
+    ]
+    if not values or any(isinstance(v, ast.Constant) for v in values):
+        return None
+    self_name = _self_parameter(node) if class_qualname else None
+    scope = Scope(facts, qualname, class_qualname, self_name, module_scope)
+    _bind_parameters(scope, node)
+    locals_bound = _single_call_locals(node)
+    types: set[str | None] = set()
+    for value in values:
+        if isinstance(value, ast.Name) and value.id in locals_bound:
+            value = locals_bound[value.id]
+        types.add(_value_type_in(scope, value) if isinstance(value, ast.Call) else None)
+    if len(types) != 1:
+        return None
+    return types.pop()
+
+
+def _single_call_locals(node: FunctionNode) -> dict[str, ast.Call]:
+    """Local names bound exactly once, to a call: ``client = Api(url)`` ... ``return client``."""
+    calls: dict[str, ast.Call] = {}
+    counts: dict[str, int] = {}
+    for stmt in iter_statements(node.body, enter_defs=False):
+        for name in _assigned_names(stmt):
+            counts[name] = counts.get(name, 0) + 1
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and isinstance(stmt.value, ast.Call)
+        ):
+            calls[stmt.targets[0].id] = stmt.value
+    return {name: call for name, call in calls.items() if counts.get(name) == 1}
 
 
 _PROPERTY_DECORATORS = frozenset({"property", "functools.cached_property", "cached_property"})

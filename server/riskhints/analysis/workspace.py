@@ -332,4 +332,5 @@ def _exports(parsed: ParsedModule | None) -> object:
         frozenset(external.types.items()),
         external.classes,
         frozenset(external.lock_classes.items()),
+        frozenset(external.returns.items()),
     )
