@@ -61,6 +61,8 @@ class ExternalTypes:
     lock_classes: Mapping[str, str] = field(default_factory=dict)
     # Workspace functions' return types (``shop.clients.make_client`` -> ``shop.clients.Api``).
     returns: Mapping[str, str] = field(default_factory=dict)
+    # Workspace properties (``shop.config.Settings.values``): reading one runs its getter.
+    properties: frozenset[str] = frozenset()
 
     @staticmethod
     def of(modules: Iterable[ModuleFacts]) -> ExternalTypes:
@@ -68,6 +70,7 @@ class ExternalTypes:
         classes: set[str] = set()
         lock_classes: dict[str, str] = {}
         returns: dict[str, str] = {}
+        properties: set[str] = set()
         for facts in modules:
             for name, type_name in facts.global_types.items():
                 types[f"{facts.module}.{name}"] = type_name
@@ -77,7 +80,15 @@ class ExternalTypes:
                     types[f"{qualname}.{attr}"] = type_name
             lock_classes.update(facts.lock_classes)
             returns.update(facts.function_returns)
-        return ExternalTypes(types, frozenset(classes), lock_classes=lock_classes, returns=returns)
+            for qualname, cls in facts.classes.items():
+                properties.update(f"{qualname}.{name}" for name in cls.properties)
+        return ExternalTypes(
+            types,
+            frozenset(classes),
+            lock_classes=lock_classes,
+            returns=returns,
+            properties=frozenset(properties),
+        )
 
 
 _NO_EXTERNAL_TYPES = ExternalTypes()
@@ -214,6 +225,8 @@ class ClassFacts:
     methods: dict[str, str] = field(default_factory=dict)
     # Attributes assigned through ``self.x = ...``: one object per instance.
     instance_attrs: set[str] = field(default_factory=set)
+    # Methods decorated with ``@property``/``@cached_property``: reading the attribute runs them.
+    properties: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -238,6 +251,23 @@ class ModuleFacts:
     # What this module's functions and methods return, when it is one type: from the return
     # annotation, else from every ``return`` agreeing (``return Client(url)``).
     function_returns: dict[str, str] = field(default_factory=dict)
+
+    @functools.cached_property
+    def property_names(self) -> frozenset[str]:
+        """Names of properties of this module's classes and of the workspace's: a cheap first
+        test before an attribute read is typed to see whether it runs a getter."""
+        names = {name for cls in self.classes.values() for name in cls.properties}
+        names.update(q.rpartition(".")[2] for q in self.external.properties)
+        return frozenset(names)
+
+    def property_getter(self, owner: str, attr: str) -> str | None:
+        """The qualified getter ``owner.attr`` runs when ``attr`` is a property of ``owner``
+        (or of a base of it in this module)."""
+        for cls in self.lineage(owner):
+            if attr in cls.properties:
+                return f"{cls.qualname}.{attr}"
+        qualname = f"{owner}.{attr}"
+        return qualname if qualname in self.external.properties else None
 
     def wrapped_primitive(self, type_name: str | None) -> str | None:
         """The primitive type a lock class of the workspace wraps, else ``type_name``."""
@@ -737,6 +767,8 @@ def _collect_types(facts: ModuleFacts, module_scope: Scope, tree: ast.Module) ->
         for stmt in node.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 cls.methods[stmt.name] = f"{qualname}.{stmt.name}"
+                if {ast.unparse(d) for d in stmt.decorator_list} & _PROPERTY_DECORATORS:
+                    cls.properties.add(stmt.name)
             elif (typed := _typed_name(stmt, class_scope)) is not None:
                 attr, attr_type, binary = typed
                 cls.attr_types[attr] = attr_type
@@ -781,7 +813,7 @@ def _collect_types(facts: ModuleFacts, module_scope: Scope, tree: ast.Module) ->
                     and target.value.id == self_name
                 ):
                     cls.instance_attrs.add(target.attr)
-        _property_types(cls, methods)
+        _property_types(facts, module_scope, cls, methods)
         wrapped = _wrapped_lock(cls, methods)
         if wrapped is not None:
             facts.lock_classes[qualname] = wrapped
@@ -818,8 +850,10 @@ def _return_type(
     node: FunctionNode,
     qualname: str,
     class_qualname: str | None,
+    getter: bool = False,
 ) -> str | None:
-    if any(ast.unparse(d).endswith(("contextmanager", "property")) for d in node.decorator_list):
+    decorators = [ast.unparse(d) for d in node.decorator_list]
+    if not getter and any(d.endswith(("contextmanager", "property")) for d in decorators):
         return None  # a context manager's value is what it yields; properties are attributes
     if node.returns is not None:
         return module_scope.annotation_type(node.returns)
@@ -865,7 +899,18 @@ _PROPERTY_DECORATORS = frozenset({"property", "functools.cached_property", "cach
 _ENTER_METHODS = frozenset({"__enter__", "__aenter__"})
 
 
-def _property_types(cls: ClassFacts, methods: list[FunctionNode]) -> None:
+def _property_return(
+    facts: ModuleFacts, module_scope: Scope, method: FunctionNode, cls: ClassFacts
+) -> str | None:
+    if method.returns is not None:
+        return module_scope.annotation_type(method.returns)
+    qualname = f"{cls.qualname}.{method.name}"
+    return _return_type(facts, module_scope, method, qualname, cls.qualname, getter=True)
+
+
+def _property_types(
+    facts: ModuleFacts, module_scope: Scope, cls: ClassFacts, methods: list[FunctionNode]
+) -> None:
     """``@property def lock(self): return self._lock``: ``self.lock`` has ``_lock``'s type."""
     for method in methods:
         decorators = {ast.unparse(d) for d in method.decorator_list}
@@ -883,6 +928,11 @@ def _property_types(cls: ClassFacts, methods: list[FunctionNode]) -> None:
             and value.attr in cls.attr_types
         ):
             cls.attr_types[method.name] = cls.attr_types[value.attr]
+        elif method.returns is not None or isinstance(value, ast.Call):
+            # ``@property def session(self) -> Session`` / ``return requests.Session()``
+            found = _property_return(facts, module_scope, method, cls)
+            if found is not None:
+                cls.attr_types[method.name] = found
 
 
 def _wrapped_lock(cls: ClassFacts, methods: list[FunctionNode]) -> str | None:
@@ -1303,6 +1353,44 @@ class _FunctionBuilder:
                 fn.calls.append(self._call_site(fn, node, stmt, held, in_loop, parents))
             elif isinstance(node, ast.Await):
                 fn.awaits.append(AwaitSite(node, self.positions.span(node), held))
+            elif (
+                isinstance(node, ast.Attribute)
+                and node.attr in self.facts.property_names
+                and isinstance(node.ctx, ast.Load)
+            ):
+                getter = self._property_read(fn, node, stmt, held, in_loop, parents)
+                if getter is not None:
+                    fn.calls.append(getter)
+
+    def _property_read(
+        self,
+        fn: FunctionFacts,
+        node: ast.Attribute,
+        stmt: ast.stmt,
+        held: tuple[Held, ...],
+        in_loop: bool,
+        parents: dict[int, ast.AST],
+    ) -> CallSite | None:
+        """``self.settings`` where ``settings`` is a property: reading it calls the getter, so
+        it is recorded as a call of the getter (a call node made for it, at the attribute)."""
+        owner = fn.scope.type_of(node.value)
+        getter = self.facts.property_getter(owner, node.attr) if owner else None
+        if getter is None:
+            return None
+        call = ast.copy_location(ast.Call(func=node, args=[], keywords=[]), node)
+        parent = parents.get(id(node))
+        return CallSite(
+            node=call,
+            span=self.positions.span(node),
+            callee=getter,
+            text=self.positions.segment(node, 40),
+            held=held,
+            usage="other",
+            in_loop=in_loop,
+            receiver_type=owner,
+            stmt=stmt,
+            parent=parent,
+        )
 
     def _call_site(
         self,

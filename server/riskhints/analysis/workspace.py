@@ -333,4 +333,5 @@ def _exports(parsed: ParsedModule | None) -> object:
         external.classes,
         frozenset(external.lock_classes.items()),
         frozenset(external.returns.items()),
+        external.properties,
     )

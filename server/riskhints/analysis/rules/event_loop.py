@@ -187,6 +187,13 @@ def _opened_here(fn: FunctionFacts, call: CallSite) -> bool:
     return receiver.id in fn.scope.local_types and receiver.id not in params
 
 
+_GETTER_DECORATORS = frozenset({"builtins.property", "functools.cached_property"})
+
+
+def _is_getter(fn: FunctionFacts) -> bool:
+    return bool(_GETTER_DECORATORS & set(fn.decorators))
+
+
 def _only_once(reason: str | None) -> str:
     """The note a finding gets when it blocks only on first use (it is then info, not a
     warning: a one-off stall at start-up is rarely worth a thread)."""
@@ -235,10 +242,15 @@ def blocking_call_via_helper(ctx: RuleContext) -> Iterator[Finding]:
             depth = len(reach.chain)
             down = f" ({depth} calls down)" if depth > 1 else ""
             once = reach.first_use or memoised(callee) or first_use(ctx.module, fn, call)
+            subject = (
+                f"reading `{call.text}` (a property)"
+                if _is_getter(callee)
+                else f"`{callee.display}()`"
+            )
             yield ctx.finding(
                 BLOCKING_VIA_HELPER,
                 call.span,
-                f"`{callee.display}()` blocks the event loop in {_async_where(ctx, fn)}: "
+                f"{subject} blocks the event loop in {_async_where(ctx, fn)}: "
                 f"it reaches `{reach.callee}()`{down}, which {reach.api.what}" + _only_once(once),
                 function=fn,
                 severity=Severity.INFO if once else None,
