@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, cast
@@ -644,6 +645,18 @@ def _collect_module_names(facts: ModuleFacts, tree: ast.Module) -> None:
         else:
             for target in _assigned_names(stmt):
                 facts.global_names.add(target)
+    lambdas: dict[str, int] = {}
+    for stmt in _top_level(tree.body, (ast.If, ast.Try, ast.With)):
+        for target in _assigned_names(stmt):
+            lambdas[target] = lambdas.get(target, 0) + (
+                1000
+                if not (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Lambda))
+                else 1
+            )
+    for name, count in lambdas.items():
+        if count == 1:  # bound once, to a lambda: a function of the module
+            facts.top_level_defs[name] = f"{facts.module}.{name}"
+            facts.global_names.discard(name)
     # ``read_file = open``, ``pause = time.sleep``: a module-level name bound once to an
     # imported or builtin callable is another spelling of it.
     spellings: dict[str, str] = {}
@@ -1095,6 +1108,10 @@ class _FunctionBuilder:
             if kind is ast.Assign:
                 assign = cast(ast.Assign, node)
                 single = len(assign.targets) == 1
+                alias = self._callable_alias(scope, assign) if single else None
+                if alias is not None:
+                    scope.local_functions[alias[0]] = alias[1]
+                    continue
                 for target in assign.targets:
                     self._bind_target(scope, target, assign.value if single else None)
             elif kind is ast.AnnAssign:
@@ -1126,6 +1143,28 @@ class _FunctionBuilder:
         for name in global_names:
             scope.local_names.discard(name)
             scope.local_types.pop(name, None)
+        for name in [n for n in scope.local_functions if n in scope.local_names]:
+            del scope.local_functions[name]  # also bound to something else: not one function
+
+    def _callable_alias(self, scope: Scope, assign: ast.Assign) -> tuple[str, str] | None:
+        """``fetch = lambda: requests.get(url)`` (a function of its own, built where it is
+        written) or ``load = functools.partial(read_config, path)`` (the function it wraps):
+        a call of the name runs that function."""
+        target = assign.targets[0]
+        if not isinstance(target, ast.Name):
+            return None
+        value = assign.value
+        if isinstance(value, ast.Lambda):
+            return target.id, f"{scope.qualname}.<locals>.{target.id}"
+        if (
+            isinstance(value, ast.Call)
+            and value.args
+            and scope.qualify(value.func) == "functools.partial"
+        ):
+            wrapped = scope.qualify(value.args[0])
+            if wrapped is not None:
+                return target.id, wrapped
+        return None
 
     def _has_walrus(self, stmt: ast.stmt) -> bool:
         body = getattr(stmt, "body", None)
@@ -1163,6 +1202,10 @@ class _FunctionBuilder:
                 for decorator in stmt.decorator_list:
                     self._visit_expressions(fn, decorator, stmt, held, in_loop)
                 self.build_function(stmt, f"{prefix}.{stmt.name}", class_qualname, fn)
+                continue
+            lambda_def = _named_lambda(stmt, fn.scope, prefix)
+            if lambda_def is not None:
+                self.build_function(lambda_def, f"{prefix}.{lambda_def.name}", class_qualname, fn)
                 continue
             if isinstance(stmt, ast.ClassDef):
                 qualname = f"{prefix}.{stmt.name}"
@@ -1421,6 +1464,30 @@ class _FunctionBuilder:
             stmt=stmt,
             parent=parent,
         )
+
+
+def _named_lambda(stmt: ast.stmt, scope: Scope, prefix: str) -> ast.FunctionDef | None:
+    """``fetch = lambda url: requests.get(url)``, when the scope knows ``fetch`` as that
+    lambda: the same function written as a ``def`` (``return`` of the lambda's body), so that
+    calls of ``fetch`` are followed like any other."""
+    if not (
+        isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+        and isinstance(stmt.value, ast.Lambda)
+    ):
+        return None
+    name = stmt.targets[0].id
+    known = scope.local_functions.get(name) or scope.module_facts.top_level_defs.get(name)
+    if known != f"{prefix}.{name}":
+        return None
+    body = ast.copy_location(ast.Return(value=stmt.value.body), stmt.value.body)
+    node = ast.FunctionDef(
+        name=name, args=stmt.value.args, body=[body], decorator_list=[], returns=None
+    )
+    if sys.version_info >= (3, 12):
+        node.type_params = []
+    return ast.copy_location(node, stmt)
 
 
 def _own_expressions(stmt: ast.stmt) -> Iterator[ast.AST]:

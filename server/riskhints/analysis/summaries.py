@@ -186,18 +186,46 @@ class Program:
 
         True for known pass-through decorators, and for workspace decorators that return an
         inner wrapper calling the decorated function the same way (see :meth:`wrapper_kind`).
-        A decorator used with arguments (``@retry(3)``) is a factory: not followed.
+        A decorator used with arguments (``@retry(3)``) is a factory: followed when it is a
+        workspace function returning such a decorator (:meth:`factory_kind`).
         """
         node = fn.node
         written = node.decorator_list if not isinstance(node, ast.Module) else []
+        wanted = "async" if fn.is_async else "sync"
         for name, expr in zip(fn.decorators, written, strict=False):
             if name in TRANSPARENT_DECORATORS:
                 continue
-            if isinstance(expr, ast.Call):
-                return False
-            if self.wrapper_kind(name) != ("async" if fn.is_async else "sync"):
+            kind = (
+                self.factory_kind(name) if isinstance(expr, ast.Call) else self.wrapper_kind(name)
+            )
+            if kind != wanted:
                 return False
         return True
+
+    def factory_kind(self, factory: str) -> Literal["sync", "async"] | None:
+        """``@retry(times=3)``: a workspace function that returns an inner decorator, which in
+        turn returns a wrapper calling (or awaiting) the decorated function: the same as that
+        inner decorator's :meth:`wrapper_kind`."""
+        key = f"{factory}()"
+        if key not in self._wrapper_kinds:
+            self._wrapper_kinds[key] = None
+            outer = self.function(factory)
+            inner = self._returned_local_function(outer) if outer is not None else None
+            if outer is not None and not outer.is_async and inner is not None:
+                self._wrapper_kinds[key] = self._wrapper_kind(inner)
+        return self._wrapper_kinds[key]
+
+    def _returned_local_function(self, fn: FunctionFacts) -> FunctionFacts | None:
+        returned = {
+            n.value.id if isinstance(n.value, ast.Name) else None
+            for n in fn.own_nodes
+            if isinstance(n, ast.Return)
+        }
+        if len(returned) != 1:
+            return None
+        (name,) = returned
+        found = self._functions.get(fn.scope.local_functions.get(name or "", ""))
+        return found[1] if found is not None else None
 
     def wrapper_kind(self, decorator: str) -> Literal["sync", "async"] | None:
         """``"sync"``/``"async"`` when ``decorator`` is a workspace function that returns an
