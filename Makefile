@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit dogfood docs bench bench-lsp bench-workspace bench-stress clean install vscode vscode-e2e-deps
+.PHONY: demo test lint typecheck unit dogfood docs bench bench-lsp bench-workspace bench-stress bench-real clean install vscode vscode-e2e-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench-workspace: install
 # times over (bench/stress/run.py prints the outcomes, times and whether the bar is met).
 bench-stress: install
 	$(BIN)/python bench/stress/run.py --repeat 5
+
+# Real code (network: PyPI through pip; not part of `make test`). See bench/realbugs/README.md.
+bench-real: install
+	$(BIN)/python bench/realbugs/run.py
 
 # The harness of tests/e2e/test_vscode.py: code-server 4.100.3 + playwright-core, from the committed
 # lock. Needs the Debian packages .ci/run installs (ripgrep, libkrb5-dev, build-essential,
