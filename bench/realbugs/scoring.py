@@ -51,6 +51,7 @@ CATEGORIES = (
     "wrong-thread",
     "sync-wait-on-loop",
     "framework",
+    "blocking-under-lock",  # a thread lock held across a blocking wait (join, sleep, I/O)
 )
 
 # How a hazard crosses a boundary ("no": everything is in one function body).
@@ -195,8 +196,9 @@ def parse_cases(data: Mapping[str, Any]) -> list[Case]:
         if entry["interprocedural"] not in INTERPROCEDURAL:
             raise CaseError(f"{where}: interprocedural must be one of {INTERPROCEDURAL}")
         rules = entry["rules"]
-        if not isinstance(rules, list) or not rules or not all(isinstance(r, str) for r in rules):
-            raise CaseError(f"{where}: rules must be a non-empty list of rule ids")
+        # An empty list: no rule claims this hazard yet (the case counts as missed).
+        if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
+            raise CaseError(f"{where}: rules must be a list of rule ids")
         if entry["kind"] == "release":
             for key in ("package", "buggy", "fixed"):
                 if not entry.get(key):

@@ -1,0 +1,1 @@
+"""State storage backends of a chat bot."""

@@ -1,0 +1,1 @@
+"""A toy OPC UA server core."""

@@ -1,0 +1,1 @@
+"""A toy smart-home integration."""

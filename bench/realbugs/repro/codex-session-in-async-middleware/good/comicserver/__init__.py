@@ -1,0 +1,1 @@
+"""A toy comic server built on Django."""

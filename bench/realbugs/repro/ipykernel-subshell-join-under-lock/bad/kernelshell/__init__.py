@@ -1,0 +1,1 @@
+"""A toy interactive kernel with subshell threads."""

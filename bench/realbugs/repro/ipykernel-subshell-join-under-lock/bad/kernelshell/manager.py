@@ -1,0 +1,34 @@
+"""The registry of a kernel's subshells, shared by the shell thread and the subshells."""
+
+import threading
+
+from .threads import SubshellThread
+
+
+class SubshellManager:
+    def __init__(self):
+        self._lock_cache = threading.Lock()
+        self._cache = {}
+
+    def create_subshell(self, subshell_id):
+        thread = SubshellThread(self, subshell_id)
+        with self._lock_cache:
+            self._cache[subshell_id] = thread
+        thread.start()
+        return subshell_id
+
+    def lookup(self, subshell_id):
+        with self._lock_cache:
+            return self._cache.get(subshell_id)
+
+    def close(self):
+        """Stop all subshells."""
+        with self._lock_cache:
+            while self._cache:
+                _, thread = self._cache.popitem()
+                self._stop_subshell(thread)
+
+    def _stop_subshell(self, thread):
+        if thread.is_alive():
+            thread.stop()
+            thread.join()

@@ -1,0 +1,1 @@
+"""Book insights from external sources."""

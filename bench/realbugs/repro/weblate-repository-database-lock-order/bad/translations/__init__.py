@@ -1,0 +1,1 @@
+"""A toy translation platform."""
