@@ -118,7 +118,7 @@ def analyse(folder: Path, base: Path, memo: dict[Path, list[scoring.Finding]]) -
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, cwd=base)
     if proc.returncode != 0:
         raise FetchError(f"riskhints failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
-    findings = scoring.findings_from_report(json.loads(proc.stdout), base)
+    findings = scoring.findings_from_report(json.loads(proc.stdout), base, cwd=base)
     memo[folder] = findings
     return findings
 

@@ -240,11 +240,18 @@ def load_cases(path: Path) -> list[Case]:
 # ------------------------------------------------------------------------------ findings
 
 
-def findings_from_report(report: Mapping[str, Any], root: Path) -> list[Finding]:
-    """The findings of a ``--format json`` report, with paths made relative to ``root``."""
+def findings_from_report(
+    report: Mapping[str, Any], root: Path, cwd: Path | None = None
+) -> list[Finding]:
+    """The findings of a ``--format json`` report, with paths made relative to ``root``.
+
+    A relative path in the report is relative to ``cwd``, the folder riskhints ran in (it
+    displays paths relative to its working directory); default: ``root``."""
 
     def rel(raw: str) -> str:
         path = Path(raw)
+        if not path.is_absolute():
+            path = (cwd or root) / path
         try:
             return path.resolve().relative_to(root.resolve()).as_posix()
         except ValueError:

@@ -182,6 +182,19 @@ def test_findings_are_read_from_a_json_report_relative_to_the_root(tmp_path: Pat
     assert found.describe() == "RH102@billing/api.py:9"
 
 
+def test_relative_paths_of_a_report_are_read_from_the_folder_riskhints_ran_in(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "dist"
+    report = {"findings": [{"rule": "RH301", "path": "dist/billing/refresh.py", "line": 4}]}
+    (found,) = scoring.findings_from_report(report, root, cwd=tmp_path)
+    assert found.path == "billing/refresh.py"
+    (same,) = scoring.findings_from_report(
+        {"findings": [{"rule": "RH301", "path": "billing/refresh.py", "line": 4}]}, root
+    )
+    assert same.path == "billing/refresh.py"
+
+
 def test_a_stale_reference_is_detected_by_its_anchor() -> None:
     text = "import asyncio\n\nasync def start(loop):\n    loop.create_task(poll())\n"
     assert scoring.anchor_problem(text, [4], "create_task") == ""
