@@ -83,7 +83,10 @@ def test_async_call_as_if_and_while_test_is_a_condition() -> None:
     assert _lines(source, "RH302") == [4, 6]
 
 
-def test_cancelling_every_element_then_gathering_them_is_not_swallowing() -> None:
+def test_cancelling_every_element_then_gathering_them_is_a_note() -> None:
+    """Absorbing the CancelledError of tasks this function cancelled is right for them; a
+    cancellation of the function itself arriving at that await is absorbed too: a note (info),
+    and nothing in a teardown method such as ``stop()``."""
     source = """
         import asyncio
         async def stop(tasks: list[asyncio.Task[None]]) -> None:
@@ -100,7 +103,10 @@ def test_cancelling_every_element_then_gathering_them_is_not_swallowing() -> Non
             except asyncio.CancelledError:
                 pass
     """
-    assert _lines(source, "RH303") == []
+    findings = analyze_source(textwrap.dedent(source), "example.py")
+    assert [(f.span.line, f.severity.label) for f in findings if f.rule == "RH303"] == [
+        (14, "info")
+    ]
 
 
 def test_waiting_for_tasks_held_in_variables_expects_their_cancellation() -> None:

@@ -9,7 +9,16 @@ from .registry import RuleContext, RuleSpec, all_rules, get_rule, rule
 
 @functools.cache
 def ensure_loaded() -> None:
-    from . import cancellation, event_loop, locks, meta, state, tasks, thread_state  # noqa: F401
+    from . import (  # noqa: F401
+        cancellation,
+        event_loop,
+        locks,
+        meta,
+        release,
+        state,
+        tasks,
+        thread_state,  # noqa: F401
+    )
     from .frameworks import aiohttp, celery, django, sqlalchemy  # noqa: F401
 
 

@@ -4,8 +4,10 @@ re-raised.
 Cancellation is an exception delivered at an await point; swallowing it turns ``cancel()``,
 timeouts and TaskGroup shutdown into no-ops. What is *not* the hazard, and stays quiet:
 
-- awaiting tasks this function cancelled itself, or only tasks and futures held in variables
-  (their own cancellation arrives as ``CancelledError`` too, by design);
+- awaiting only tasks and futures held in variables (their own cancellation arrives as
+  ``CancelledError`` too, by design); awaiting tasks this function cancelled itself is a note
+  (info): the caller's own cancellation arriving there is absorbed too, unless the handler
+  checks ``asyncio.current_task().cancelling()``;
 - handlers that re-raise, directly or through a helper that always raises (``NoReturn``, or a
   body that ends in ``raise`` on every path), or that hand the exception on (stored on the
   object and raised by another method, ``future.set_exception(exc)``);
@@ -71,14 +73,17 @@ def swallowed_cancellation(ctx: RuleContext) -> Iterator[Finding]:
     (``except CancelledError``, ``except BaseException`` or a bare ``except``) and does not
     re-raise turns ``task.cancel()``, ``asyncio.timeout()`` and TaskGroup shutdown into no-ops:
     the task keeps running, and whoever cancelled it waits forever — or, in a function other
-    code awaits, the caller carries on as if the call had succeeded.
+    code awaits, the caller carries on as if the call had succeeded. Raising another exception
+    instead of the cancellation breaks the same machinery.
 
-    Left alone: awaiting a task you just cancelled yourself (or only tasks and futures held in
-    variables); handlers that re-raise through a helper that always raises, or store the
-    exception for another method to raise; broad handlers after an earlier clause that already
-    catches cancellation; cleanup code inside ``finally``/``except`` and teardown methods
-    (``close()``, ``aclose()``, ``__aexit__`` ...); and background task bodies (only ever
-    started with ``create_task``/``asyncio.run``) that end when cancelled."""
+    Left alone: awaiting only tasks and futures held in variables; handlers that re-raise
+    through a helper that always raises, or store the exception for another method to raise;
+    broad handlers after an earlier clause that already catches cancellation; cleanup code
+    inside ``finally``/``except`` and teardown methods (``close()``, ``aclose()``,
+    ``__aexit__`` ...); background task bodies (only ever started with ``create_task`` or
+    ``asyncio.run``) that end when cancelled. Awaiting a task you just cancelled yourself is a
+    note (info): a cancellation of the caller arriving there is absorbed too, unless the
+    handler checks ``asyncio.current_task().cancelling()``."""
     task_bodies = _task_bodies(ctx.program)
     for fn in ctx.async_functions():
         if fn.name in _TEARDOWN_NAMES:
@@ -88,14 +93,35 @@ def swallowed_cancellation(ctx: RuleContext) -> Iterator[Finding]:
         for node in fn.own_nodes:
             if isinstance(node, TRY_NODES):
                 awaits = await_points(node.body)
-                if _expected_cancellation(ctx, fn, node, awaits, cancelled):
+                own_tasks = bool(awaits) and _awaits_cancelled_task(awaits, cancelled)
+                if not own_tasks and _expected_cancellation(ctx, fn, node, awaits):
                     continue
                 handler = _first_cancellation_handler(fn, node)
                 if handler is None or _reraises(handler) or _hands_on(ctx, fn, handler):
                     continue
+                caught = _catches_cancellation(fn, handler) or "except"
+                if own_tasks:
+                    if not _in_cleanup(ctx, fn, node) and not _checks_cancelling(handler):
+                        yield _own_task_note(ctx, fn, handler, caught, awaits[0])
+                    continue
+                replaced = _replaced_by(handler)
+                if replaced is not None:
+                    yield ctx.finding(
+                        SWALLOWED_CANCELLATION,
+                        handler,
+                        f"`{caught}` in `{fn.display}` replaces the cancellation with "
+                        f"`{replaced}`: the task is not cancelled, and TaskGroup shutdown, "
+                        f"asyncio.timeout() and whoever called cancel() get another error",
+                        function=fn,
+                        evidence=(ctx.evidence(awaits[0], "cancellation is delivered here"),),
+                        assumptions=(
+                            f"nothing that cancels `{fn.display}` needs to see CancelledError",
+                        ),
+                        fix={"kind": "reraise"},
+                    )
+                    continue
                 if task_body and not _keeps_running(ctx, fn, node, handler.body):
                     continue
-                caught = _catches_cancellation(fn, handler) or "except"
                 yield ctx.finding(
                     SWALLOWED_CANCELLATION,
                     handler,
@@ -114,7 +140,9 @@ def swallowed_cancellation(ctx: RuleContext) -> Iterator[Finding]:
                 if expr is None:
                     continue
                 awaits = await_points(node.body)
-                if _expected_cancellation(ctx, fn, node, awaits, cancelled):
+                if _awaits_cancelled_task(awaits, cancelled) or _expected_cancellation(
+                    ctx, fn, node, awaits
+                ):
                     continue
                 if task_body and not _keeps_running(ctx, fn, node, []):
                     continue
@@ -130,15 +158,39 @@ def swallowed_cancellation(ctx: RuleContext) -> Iterator[Finding]:
 
 
 def _expected_cancellation(
-    ctx: RuleContext, fn: FunctionFacts, node: ast.AST, awaits: list[ast.AST], cancelled: set[str]
+    ctx: RuleContext, fn: FunctionFacts, node: ast.AST, awaits: list[ast.AST]
 ) -> bool:
-    """No await here, or cancellation that is expected: of tasks this function cancelled or
+    """No await here, or cancellation that is expected: of tasks and futures this function
     merely waits for, or while cleaning up."""
-    return (
-        not awaits
-        or _awaits_cancelled_task(awaits, cancelled)
-        or _awaits_only_tasks(awaits)
-        or _in_cleanup(ctx, fn, node)
+    return not awaits or _awaits_only_tasks(awaits) or _in_cleanup(ctx, fn, node)
+
+
+def _checks_cancelling(handler: ast.ExceptHandler) -> bool:
+    """``if asyncio.current_task().cancelling(): raise``: the handler tells its own
+    cancellation from the awaited task's."""
+    return any(
+        isinstance(n, ast.Attribute) and n.attr == "cancelling"
+        for stmt in handler.body
+        for n in ast.walk(stmt)
+    )
+
+
+def _own_task_note(
+    ctx: RuleContext, fn: FunctionFacts, handler: ast.ExceptHandler, caught: str, await_at: ast.AST
+) -> Finding:
+    """``task.cancel(); try: await task; except CancelledError: pass`` — right for the task
+    it cancelled, but a cancellation of ``fn`` itself arriving at that await is swallowed
+    too. A note: the usual pattern, with a precise fix."""
+    return ctx.finding(
+        SWALLOWED_CANCELLATION,
+        handler,
+        f"`{caught}` in `{fn.display}` absorbs the cancelled task's CancelledError, and also "
+        f"a cancellation of `{fn.display}` itself while it waits: re-raise when "
+        f"`asyncio.current_task().cancelling()`",
+        function=fn,
+        severity=Severity.INFO,
+        evidence=(ctx.evidence(await_at, "the caller's own cancellation can arrive here too"),),
+        assumptions=(f"`{fn.display}` itself is never cancelled while it waits for the task",),
     )
 
 
@@ -316,21 +368,86 @@ def _catches_cancellation(fn: FunctionFacts, handler: ast.ExceptHandler) -> str 
     if handler.type is None:
         return "except:"
     types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    anyio_names = _anyio_cancelled_names(fn)
     for node in types:
-        if fn.scope.qualify(node) in _CANCELLATION:
+        if (
+            fn.scope.qualify(node) in _CANCELLATION
+            or (isinstance(node, ast.Call) and fn.scope.qualify(node.func) == _ANYIO_CANCELLED)
+            or (isinstance(node, ast.Name) and node.id in anyio_names)
+        ):
             return f"except {ast.unparse(handler.type)}"
     return None
 
 
+_ANYIO_CANCELLED = "anyio.get_cancelled_exc_class"
+
+
+def _anyio_cancelled_names(fn: FunctionFacts) -> set[str]:
+    """``cancelled = anyio.get_cancelled_exc_class()``: names of the backend's cancellation."""
+    names: set[str] = set()
+    for call in fn.calls:
+        if call.callee == _ANYIO_CANCELLED and isinstance(call.stmt, ast.Assign):
+            names.update(t.id for t in call.stmt.targets if isinstance(t, ast.Name))
+    return names
+
+
 def _reraises(handler: ast.ExceptHandler) -> bool:
-    for stmt in handler.body:
+    """A reachable ``raise`` of the cancellation itself (bare, the caught name, or a new
+    ``CancelledError``), or ``uncancel()`` (a deliberate decision, not an accident)."""
+    return _exit_by_raise(handler) == "reraise"
+
+
+def _replaced_by(handler: ast.ExceptHandler) -> str | None:
+    """``except CancelledError: raise ServiceClosed(...)``: the exception that replaces the
+    cancellation, when that is how the handler leaves."""
+    found = _exit_by_raise(handler)
+    return found if found not in (None, "reraise") else None
+
+
+def _exit_by_raise(handler: ast.ExceptHandler) -> str | None:
+    """How the handler's reachable code raises: ``"reraise"``, the text of a replacing
+    exception, or None. Statements after a ``return``/``continue``/``break`` in the same block
+    never run, so a ``raise`` there does not count."""
+    replacement: str | None = None
+    for raise_node in _reachable_raises(handler.body):
+        if raise_node is _UNCANCEL:
+            return "reraise"
+        assert isinstance(raise_node, ast.Raise)
+        exc = raise_node.exc
+        if exc is None or (isinstance(exc, ast.Name) and exc.id == handler.name):
+            return "reraise"
+        raised = exc.func if isinstance(exc, ast.Call) else exc
+        if ast.unparse(raised).rpartition(".")[2] in ("CancelledError", "Cancelled"):
+            return "reraise"
+        replacement = replacement or ast.unparse(raised)
+    return replacement
+
+
+_UNCANCEL = ast.Pass()  # stands for ``current_task().uncancel()`` among the exits
+
+
+def _reachable_raises(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    for stmt in body:
+        if isinstance(stmt, ast.Raise):
+            yield stmt
+            return
         for node in own_nodes(stmt):
-            if isinstance(node, ast.Raise):
-                return True
-            # ``asyncio.current_task().uncancel()`` is a deliberate decision, not an accident.
             if isinstance(node, ast.Attribute) and node.attr == "uncancel":
-                return True
-    return False
+                yield _UNCANCEL
+        if isinstance(stmt, (ast.If, ast.With, ast.AsyncWith, ast.For, ast.While, *TRY_NODES)):
+            for block in _blocks_of(stmt):
+                yield from _reachable_raises(block)
+        if isinstance(stmt, (ast.Return, ast.Continue, ast.Break)):
+            return
+
+
+def _blocks_of(stmt: ast.stmt) -> Iterator[list[ast.stmt]]:
+    for name in ("body", "orelse", "finalbody"):
+        block = getattr(stmt, name, None)
+        if isinstance(block, list) and block:
+            yield block
+    for handler in getattr(stmt, "handlers", ()):
+        yield handler.body
 
 
 def _cancelled_names(fn: FunctionFacts) -> set[str]:

@@ -1,6 +1,6 @@
 """RH2xx — locks: thread locks on the event loop, locks held across awaits, re-entry through a
-call chain, lock-order inversion, acquire without release, Condition.wait without a loop,
-blocking waits under a lock, Queue.join without task_done."""
+call chain, lock-order inversion, Condition.wait without a loop, blocking waits under a lock,
+Queue.join without task_done (RH205, acquire without release, is in ``release.py``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ THREAD_LOCK_IN_ASYNC = "RH201"
 THREAD_LOCK_ACROSS_AWAIT = "RH202"
 LOCK_REENTRY = "RH203"
 LOCK_ORDER_INVERSION = "RH204"
-ACQUIRE_WITHOUT_RELEASE = "RH205"
 CONDITION_WAIT_NOT_IN_LOOP = "RH206"
 BLOCKING_WAIT_UNDER_LOCK = "RH207"
 QUEUE_JOIN_WITHOUT_TASK_DONE = "RH208"
@@ -43,7 +42,6 @@ _CONDITION_WAITS = frozenset(
 # Waits that release the (thread) condition they are called on while they block.
 _RELEASING_WAITS = frozenset({"threading.Condition.wait", "threading.Condition.wait_for"})
 # Functions that exist to acquire (their caller releases): Lock wrappers, context managers.
-_ACQUIRING_FUNCTIONS = frozenset({"acquire", "__enter__", "__aenter__", "lock", "_acquire"})
 
 
 def _is_thread_lock(lock: LockRef) -> bool:
@@ -208,13 +206,14 @@ def lock_reentry(ctx: RuleContext) -> Iterator[Finding]:
     or thread that holds one and asks for it again waits for itself forever. It rarely looks
     like that in one place — the second acquisition sits in a helper (``upsert()`` holds
     ``self._lock`` and calls ``_save()``, which takes it again). The evidence follows every
-    hop."""
+    hop. A counting semaphore taken again by its holder starves instead: under load every
+    permit is held by a task waiting for its second one (reported as a warning)."""
     for fn in ctx.functions():
         for op in fn.lock_ops:
             if op.is_try_acquire:
                 continue
             for held in op.held_before:
-                if held.lock.key == op.lock.key and ctx.program.is_non_reentrant(op.lock):
+                if held.lock.key == op.lock.key and _self_deadlocks(ctx, op.lock):
                     yield _reentry_finding(
                         ctx,
                         fn,
@@ -230,12 +229,18 @@ def lock_reentry(ctx: RuleContext) -> Iterator[Finding]:
             acquisitions = ctx.program.acquisitions(callee)
             for held in call.held:
                 acq = acquisitions.get(held.lock.key)
-                if acq is None or not ctx.program.is_non_reentrant(held.lock):
+                if acq is None or not _self_deadlocks(ctx, held.lock):
                     continue
                 if not same_instance and ctx.program.is_instance_lock(held.lock):
                     continue
                 hop = ctx.evidence(call.span, f"{fn.display}() calls {callee.display}()")
                 yield _reentry_finding(ctx, fn, held, call.span, (hop, *acq.chain))
+
+
+def _self_deadlocks(ctx: RuleContext, lock: LockRef) -> bool:
+    """Taking it again while holding it can wait forever: a non-reentrant lock at once, a
+    counting semaphore once its permits run out (each holder waiting for a second one)."""
+    return ctx.program.is_non_reentrant(lock) or lock.primitive.family == "semaphore"
 
 
 def _reentry_finding(
@@ -247,6 +252,20 @@ def _reentry_finding(
 ) -> Finding:
     lock = held.lock
     who = "task" if lock.primitive.flavor == "async" else "thread"
+    if not ctx.program.is_non_reentrant(lock):  # a counting semaphore
+        return ctx.finding(
+            LOCK_REENTRY,
+            where,
+            f"`{lock.display}` ({lock.type}) is already held here and a second permit is "
+            f"requested through this call: once every permit is held by a {who} doing the "
+            f"same, none gets its second one and all of them wait forever",
+            function=fn,
+            severity=Severity.WARNING,
+            evidence=(ctx.evidence(held.span, f"{lock.display} taken here"), *chain),
+            assumptions=(
+                f"fewer {who}s than `{lock.display}` has permits ever run `{fn.display}` at once",
+            ),
+        )
     return ctx.finding(
         LOCK_REENTRY,
         where,
@@ -417,142 +436,6 @@ def _first_unguarded_pair(
     if not candidates:
         return None
     return min(candidates, key=lambda pair: (position(pair[0]), position(pair[1])))
-
-
-@rule(
-    ACQUIRE_WITHOUT_RELEASE,
-    "acquire-without-release",
-    Severity.WARNING,
-    "`acquire()` without `with` or `try/finally`: an exception or cancellation leaks the lock.",
-    "Use `with lock:` / `async with lock:`, or release in a `finally` block.",
-)
-def acquire_without_release(ctx: RuleContext) -> Iterator[Finding]:
-    """A lock or semaphore taken with ``acquire()`` and released by a later ``release()`` that
-    is not in a ``finally``: an exception in between — or, in async code, a cancellation at any
-    ``await`` — skips the release, and the lock (or semaphore permit) is gone for good. Every
-    later acquirer hangs.
-
-    A function that never calls ``release()`` on the lock itself hands it on (an ``acquire()``
-    wrapper, a ``begin()``/``commit()`` pair, a done-callback that releases): that is left
-    alone. So is a ``try`` whose catch-all handler releases and re-raises (``except
-    Exception`` is not catch-all in async code: cancellation is a ``BaseException``), and a
-    function whose every ``release()`` comes right before a ``raise``: it gives the lock back
-    only when it bails out and otherwise hands it on to its caller."""
-    for fn in ctx.functions():
-        if fn.name in _ACQUIRING_FUNCTIONS:
-            continue
-        for op in fn.lock_ops:
-            if op.form != "acquire" or op.released_on_all_paths:
-                continue
-            if not _releases_itself(fn, op.lock) or _released_by_handler(fn, op):
-                continue
-            if _released_only_to_leave(fn, op.lock):
-                continue
-            what = "a cancellation or exception" if fn.is_async else "an exception"
-            yield ctx.finding(
-                ACQUIRE_WITHOUT_RELEASE,
-                op.span,
-                f"`{op.lock.display}.acquire()` in `{fn.display}` is not released in a "
-                f"`finally`: {what} before release() leaks it and every later acquirer hangs",
-                function=fn,
-                assumptions=(
-                    f"nothing between `{op.lock.display}.acquire()` and its release() can raise"
-                    + (" or be cancelled" if fn.is_async else ""),
-                ),
-                fix={"kind": "with-lock", "lock": op.lock.display},
-            )
-
-
-def _is_release_of(fn: FunctionFacts, node: ast.AST, lock: LockRef) -> bool:
-    if not (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "release"
-    ):
-        return False
-    other = fn.scope.lock_ref(node.func.value)
-    return other is not None and other.key == lock.key
-
-
-def _releases_itself(fn: FunctionFacts, lock: LockRef) -> bool:
-    """Does ``fn``'s own body (not a callback it defines) call ``release()`` on the lock?"""
-    return any(_is_release_of(fn, call.node, lock) for call in fn.calls)
-
-
-def _released_by_handler(fn: FunctionFacts, op: LockOp) -> bool:
-    """``acquire()`` then ``try: ... except BaseException: release(); raise``: the exception
-    paths give the lock back, the success path releases (or hands it to a callback) after."""
-    if isinstance(op.stmt, ast.If):
-        following = op.stmt.body[:1]
-    else:
-        following = _next_statement(fn.node, op.stmt)
-    for stmt in following:
-        if not isinstance(stmt, ast.Try):
-            continue
-        for handler in stmt.handlers:
-            if not _catches_everything(fn, handler.type):
-                continue
-            releases = any(
-                _is_release_of(fn, n, op.lock) for s in handler.body for n in ast.walk(s)
-            )
-            reraises = any(isinstance(s, ast.Raise) for s in handler.body)
-            if releases and reraises:
-                return True
-    return False
-
-
-def _released_only_to_leave(fn: FunctionFacts, lock: LockRef) -> bool:
-    """Every ``release()`` of the lock in ``fn`` is a bail-out: right before a ``raise``, in a
-    plain block (``if closed: release(); raise Closed``). On its normal path the function
-    hands the acquired lock on to its caller (``acquire_slot()`` for a later
-    ``release_slot()``), like an acquire wrapper. A release in an ``except`` handler is judged
-    by :func:`_released_by_handler` instead (does the handler catch everything?)."""
-    found = False
-    for block, in_handler in _blocks(_body(fn), False):
-        for index, stmt in enumerate(block):
-            if isinstance(stmt, ast.Expr) and _is_release_of(fn, stmt.value, lock):
-                following = block[index + 1 : index + 2]
-                if in_handler or not following or not isinstance(following[0], ast.Raise):
-                    return False
-                found = True
-    return found
-
-
-def _body(fn: FunctionFacts) -> list[ast.stmt]:
-    return fn.node.body
-
-
-def _blocks(region: list[ast.stmt], in_handler: bool) -> Iterator[tuple[list[ast.stmt], bool]]:
-    """``region`` and every statement list nested in it (not in nested functions), each with
-    whether it is (inside) an ``except`` handler."""
-    yield region, in_handler
-    for stmt in region:
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        for name in ("body", "orelse", "finalbody"):
-            block = getattr(stmt, name, None)
-            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                yield from _blocks(block, in_handler)
-        for handler in getattr(stmt, "handlers", ()):
-            yield from _blocks(handler.body, True)
-
-
-def _catches_everything(fn: FunctionFacts, kind: ast.expr | None) -> bool:
-    if kind is None:
-        return True
-    name = fn.scope.qualify(kind)
-    return name == "builtins.BaseException" or (name == "builtins.Exception" and not fn.is_async)
-
-
-def _next_statement(root: ast.AST, stmt: ast.stmt) -> list[ast.stmt]:
-    """The statement right after ``stmt`` in its block (empty at the end of the block)."""
-    for node in ast.walk(root):
-        for name in ("body", "orelse", "finalbody", "handlers"):
-            block = getattr(node, name, None)
-            if isinstance(block, list) and stmt in block:
-                index = block.index(stmt)
-                return block[index + 1 : index + 2]
-    return []
 
 
 @rule(
