@@ -282,6 +282,21 @@ class Program:
             return None
         return "async" if wrapper.is_async else "sync"
 
+    def class_bases(self, class_qualname: str) -> set[str]:
+        """Every base of a class, through bases defined in any module of the program."""
+        found: set[str] = set()
+        pending = [class_qualname]
+        while pending:
+            current = pending.pop()
+            module = self._class_modules.get(current)
+            if module is None:
+                continue
+            for base in module.classes[current].bases:
+                if base not in found:
+                    found.add(base)
+                    pending.append(base)
+        return found
+
     def subclasses_of(self, class_qualname: str) -> list[ClassFacts]:
         """The program's classes deriving from ``class_qualname``, directly or not."""
         if self._subclasses is None:

@@ -47,7 +47,60 @@ def _async_where(ctx: RuleContext, fn: FunctionFacts) -> str:
     """``FastAPI route GET /users/{id} (`read_user`)`` for a web entry point, else ``async
     function `read_user```: the user recognises the route before the function."""
     label = entry_label(ctx.program, fn)
-    return f"{label} (`{fn.display}`)" if label else f"async function `{fn.display}`"
+    if label:
+        return f"{label} (`{fn.display}`)"
+    if not fn.is_async:
+        return f"asyncio protocol callback `{fn.display}`"
+    return f"async function `{fn.display}`"
+
+
+#: Bases whose callback methods the event loop calls on its own thread.
+_PROTOCOL_BASES = frozenset(
+    {
+        "asyncio.Protocol",
+        "asyncio.BaseProtocol",
+        "asyncio.DatagramProtocol",
+        "asyncio.BufferedProtocol",
+        "asyncio.SubprocessProtocol",
+        "asyncio.protocols.Protocol",
+        "asyncio.protocols.BaseProtocol",
+        "asyncio.protocols.DatagramProtocol",
+        "asyncio.protocols.BufferedProtocol",
+        "asyncio.protocols.SubprocessProtocol",
+    }
+)
+_PROTOCOL_CALLBACKS = frozenset(
+    {
+        "connection_made",
+        "connection_lost",
+        "data_received",
+        "eof_received",
+        "datagram_received",
+        "error_received",
+        "buffer_updated",
+        "get_buffer",
+        "pause_writing",
+        "resume_writing",
+        "pipe_data_received",
+        "process_exited",
+    }
+)
+
+
+def loop_functions(ctx: RuleContext) -> Iterator[FunctionFacts]:
+    """Code that runs on the event loop's thread: every ``async def``, and the callback
+    methods of ``asyncio.Protocol`` subclasses (``data_received`` ...), which the loop calls
+    directly: a blocking call there stalls the loop as surely as in a coroutine."""
+    for fn in ctx.functions():
+        if fn.is_async or _is_protocol_callback(ctx, fn):
+            yield fn
+
+
+def _is_protocol_callback(ctx: RuleContext, fn: FunctionFacts) -> bool:
+    if fn.class_qualname is None or fn.name not in _PROTOCOL_CALLBACKS:
+        return False
+    bases = ctx.program.class_bases(fn.class_qualname)
+    return bool(bases & _PROTOCOL_BASES)
 
 
 @rule(
@@ -70,7 +123,7 @@ def blocking_call_in_async(ctx: RuleContext) -> Iterator[Finding]:
     the future was awaited. A call that only fills a memo on first use (``if self._cfg is None:
     self._cfg = load()``, ``@lru_cache``) or runs only for a local host is a note (info)."""
     loop_waits = LoopWaits.of(ctx.program)
-    for fn in ctx.async_functions():
+    for fn in loop_functions(ctx):
         self_waits = {id(wait.call.node) for wait in loop_waits.direct(fn)}
         for call in sorted_calls(fn, lambda c: True):
             if id(call.node) in self_waits:
@@ -228,7 +281,7 @@ def blocking_call_via_helper(ctx: RuleContext) -> Iterator[Finding]:
     it; the loop is blocked all the same. The evidence lists every hop down to the blocking
     call."""
     loop_waits = LoopWaits.of(ctx.program)
-    for fn in ctx.async_functions():
+    for fn in loop_functions(ctx):
         for call in sorted_calls(fn, lambda c: True):
             callee = ctx.program.callee_function(call) or ctx.program.initializer(call)
             if callee is None or callee.is_async:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from ..facts import CallSite, FunctionFacts
 from ..finding import Finding, Severity
 from ..knowledge.primitives import TASK_FACTORIES
-from ..summaries import sorted_calls
+from ..summaries import Program, sorted_calls
 from .registry import RuleContext, rule
 
 DANGLING_TASK = "RH301"
@@ -70,6 +70,72 @@ def dangling_task(ctx: RuleContext) -> Iterator[Finding]:
                 ),
                 fix={"kind": "keep-task"},
             )
+    yield from _returned_tasks_dropped(ctx)
+
+
+def _returned_tasks_dropped(ctx: RuleContext) -> Iterator[Finding]:
+    """``def start(): return asyncio.create_task(...)`` keeps the task only if its callers
+    do: a caller that discards what ``start()`` returns drops the task."""
+    factories = _returners(ctx.program)
+    parents = ctx.module.parents
+    for fn in ctx.functions():
+        for call in fn.calls:
+            target = ctx.program.callee_function(call)
+            made = factories.get(target.qualname) if target is not None else None
+            if target is None or made is None or made[0] != "task" or call.awaited:
+                continue
+            reason = _dropped_reason(ctx, fn, call, parents)
+            if reason is None:
+                continue
+            yield ctx.finding(
+                DANGLING_TASK,
+                call.span,
+                f"the task `{target.display}()` returns {reason}: the loop holds only a weak "
+                f"reference, so it can be garbage-collected before it finishes",
+                function=fn,
+                evidence=(ctx.evidence_of(target, made[1], f"{target.display}() returns a task"),),
+                assumptions=(f"something keeps the task `{target.display}()` returns until done",),
+                fix={"kind": "keep-task"},
+            )
+
+
+def _returners(program: Program) -> dict[str, tuple[str, ast.AST]]:
+    """Functions that hand a new task or a fresh coroutine to their caller: qualname ->
+    (``"task"`` or ``"coroutine"``, the ``return`` that does it). A coroutine counts only for
+    sync functions (an ``async def`` returning one is RH302 itself)."""
+
+    def compute() -> dict[str, tuple[str, ast.AST]]:
+        found: dict[str, tuple[str, ast.AST]] = {}
+        for fn in program.iter_functions():
+            kind = _returned_kind(program, fn)
+            if kind is not None:
+                found[fn.qualname] = kind
+        return found
+
+    return program.memoized("tasks.returners", compute)
+
+
+def _returned_kind(program: Program, fn: FunctionFacts) -> tuple[str, ast.AST] | None:
+    task_locals = {
+        t.id
+        for call in fn.calls
+        if call.callee in TASK_FACTORIES and isinstance(call.stmt, ast.Assign)
+        for t in call.stmt.targets
+        if isinstance(t, ast.Name)
+    }
+    for call in fn.calls:
+        if call.usage != "returned" or not isinstance(call.parent, ast.Return):
+            continue
+        if call.callee in TASK_FACTORIES:
+            return "task", call.parent
+        callee = program.callee_function(call)
+        if callee is not None and callee.is_async and not fn.is_async and not _is_generator(callee):
+            return "coroutine", call.parent
+    for node in fn.own_nodes:
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Name):
+            if node.value.id in task_locals:
+                return "task", node
+    return None
 
 
 _ENSURE_FUTURE = "asyncio.ensure_future"
@@ -223,7 +289,7 @@ def coroutine_never_awaited(ctx: RuleContext) -> Iterator[Finding]:
     for fn in ctx.functions():
         for call in sorted_calls(fn, lambda c: not c.awaited):
             callee = ctx.program.callee_function(call)
-            if callee is None or not callee.is_async:
+            if callee is None or not callee.is_async or _is_generator(callee):
                 continue
             name = callee.display
             if call.usage == "discarded":
@@ -241,6 +307,17 @@ def coroutine_never_awaited(ctx: RuleContext) -> Iterator[Finding]:
                     f"the coroutine from `{call.text}()` is passed to a sync call that never "
                     f"awaits it: the body of `{name}` never runs"
                 )
+            elif call.usage == "returned" and fn.is_async and isinstance(call.parent, ast.Return):
+                message = (
+                    f"`{call.text}()` is returned from async function `{fn.display}` without "
+                    f"`await`: awaiting `{fn.display}()` gives a coroutine object, and the body "
+                    f"of `{name}` never runs"
+                )
+            elif call.usage == "assigned" and _never_used_as_coroutine(ctx, fn, call):
+                message = (
+                    f"the coroutine from `{call.text}()` is kept in a local that is never "
+                    f"awaited, scheduled or handed on: the body of `{name}` never runs"
+                )
             else:
                 continue
             yield ctx.finding(
@@ -252,6 +329,76 @@ def coroutine_never_awaited(ctx: RuleContext) -> Iterator[Finding]:
                 assumptions=(f"the result of `{name}()` is awaited somewhere",),
                 fix={"kind": "add-await"} if fn.is_async else None,
             )
+    yield from _returned_coroutines_dropped(ctx)
+
+
+def _returned_coroutines_dropped(ctx: RuleContext) -> Iterator[Finding]:
+    """``def refresh(self): return self._refresh_async()`` (a sync function handing out a
+    coroutine) called as a statement: nobody awaits what it returns."""
+    factories = _returners(ctx.program)
+    for fn in ctx.functions():
+        for call in fn.calls:
+            target = ctx.program.callee_function(call)
+            made = factories.get(target.qualname) if target is not None else None
+            if target is None or made is None or made[0] != "coroutine":
+                continue
+            if call.usage != "discarded":
+                continue
+            yield ctx.finding(
+                COROUTINE_NOT_AWAITED,
+                call.span,
+                f"`{call.text}()` returns a coroutine that is dropped here: nothing awaits it, "
+                f"so the work it stands for never runs",
+                function=fn,
+                evidence=(
+                    ctx.evidence_of(target, made[1], f"{target.display}() returns a coroutine"),
+                ),
+                assumptions=(f"what `{target.display}()` returns is awaited somewhere",),
+            )
+
+
+_LOOKING_CALLEES = frozenset({"builtins.len", "builtins.isinstance"})
+
+
+def _is_generator(fn: FunctionFacts) -> bool:
+    """An ``async def`` with ``yield`` is an async generator: calling it returns an iterator for
+    ``async for``, not a coroutine to await."""
+    return any(isinstance(node, (ast.Yield, ast.YieldFrom)) for node in fn.own_nodes)
+
+
+def _never_used_as_coroutine(ctx: RuleContext, fn: FunctionFacts, call: CallSite) -> bool:
+    """``result = self.save(order)`` then only ``if result:`` / ``for x in result`` /
+    ``print(result)``: the local is never awaited, scheduled, returned, stored or passed on."""
+    stmt = call.stmt
+    if not (
+        isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+    ):
+        return False
+    name = stmt.targets[0].id
+    parents = ctx.module.parents
+    for node in ast.walk(fn.node):
+        if not (isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)):
+            continue
+        parent = parents.get(id(node))
+        if isinstance(parent, (ast.If, ast.While, ast.IfExp, ast.Compare, ast.BoolOp)):
+            continue  # tested: always true, nothing runs
+        if isinstance(parent, ast.UnaryOp) or isinstance(parent, ast.comprehension):
+            continue
+        if isinstance(parent, (ast.For, ast.AsyncFor)) and parent.iter is node:
+            continue
+        if isinstance(parent, ast.Call) and node is not parent.func:
+            callee = fn.scope.qualify(parent.func)
+            if callee in _NON_RETAINING_CALLEES or callee in (
+                "builtins.len",
+                "builtins.isinstance",
+            ):
+                continue
+        if isinstance(parent, ast.FormattedValue):
+            continue
+        return False  # awaited, returned, stored, passed on: someone may await it
+    return True
 
 
 def _sync_consumer(ctx: RuleContext, fn: FunctionFacts, call: CallSite) -> bool:
