@@ -246,7 +246,7 @@ def test_targets_by_name_and_by_line_and_where_the_action_is_offered() -> None:
     findings = analyze_source(RATES, "shop/rates.py")
     assert stress_target_at(RATES, 11, findings) == "RateCache.rate"
     assert stress_target_at(RATES, 4, findings) is None  # __init__: no coroutine, no finding
-    assert has_oracle("RH203") and has_oracle("RH303") and not has_oracle("RH206")
+    assert has_oracle("RH203") and has_oracle("RH303") and not has_oracle("RH504")
     with pytest.raises(StressError, match="no function or method `missing`"):
         generate_stress_test(RATES, "shop/rates.py", "missing", findings)
     assert import_name_for("src/shop/rates.py") == ("shop.rates", "src")
@@ -284,6 +284,28 @@ def test_harness_written_once_and_factories_never_redefined(tmp_path: Path) -> N
     assert second.harness.read_text().endswith("# the user's note\n")
     again = write_stress_test(module, RATES, "RateCache.rate", findings, root, "tests/stress")
     assert again.test_name == "test_rate_check_then_act_2"
+
+
+def test_an_older_harness_is_replaced_by_this_version_and_no_other_file(tmp_path: Path) -> None:
+    root, module = _workspace(tmp_path)
+    folder = root / "tests" / "stress"
+    folder.mkdir(parents=True)
+    harness = folder / HARNESS_FILE
+    current = harness_text()
+    older = current.replace("riskhints-stress-harness: 3)", "riskhints-stress-harness: 2)", 1)
+    assert older != current
+    harness.write_text(older)
+    written = write_stress_test(module, RATES, "RateCache.rate", [], root, "tests/stress")
+    assert written.harness_updated and not written.harness_created
+    assert harness.read_text() == current
+    assert sorted(p.name for p in folder.iterdir()) == [HARNESS_FILE, "test_stress_rates.py"]
+    # A harness of this version, or a file that is not ours, is left as it is.
+    harness.write_text(current + "# the user's note\n")
+    again = write_stress_test(module, RATES, "quote_all", [], root, "tests/stress")
+    assert not again.harness_updated and harness.read_text().endswith("# the user's note\n")
+    harness.write_text("# my own helpers\n")
+    write_stress_test(module, RATES, "RateCache.rate", [], root, "tests/stress")
+    assert harness.read_text() == "# my own helpers\n"
 
 
 def test_never_writes_outside_the_workspace(tmp_path: Path) -> None:

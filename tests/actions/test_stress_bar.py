@@ -22,16 +22,17 @@ import pairs  # noqa: E402
 
 # One pair per hazard family and driver, from both corpora.
 FAST = (
-    "fixtures/profile_loader",
-    "fixtures/json_repository",
-    "fixtures/inventory",
-    "fixtures/rate_cache",
-    "fixtures/plugin_registry",
-    "fixtures/geo_lookup",
-    "fixtures/catalog_endpoint",
-    "fixtures/token_bucket",
-    "fixtures/telemetry",
-    "fixtures/webhook_retry",
+    "fixtures/catalog_endpoint",  # blocked loop, an ASGI route
+    "corpus/retry_decorator",  # blocked loop in a decorator's handler: fakes raise
+    "fixtures/rate_cache",  # check-then-act
+    "corpus/channel_locks",  # lock-order inversion
+    "corpus/heartbeat_bare_except",  # swallowed cancellation
+    "corpus/missing_await_save",  # coroutine never awaited
+    "corpus/sync_facade_run",  # sync wait on the loop
+    "corpus/export_permits",  # acquire without release (a cancelled permit)
+    "corpus/print_spooler",  # Condition.wait not in a loop
+    "corpus/quote_board",  # blocking wait under a lock
+    "corpus/article_views",  # lost updates, a Flask view
 )
 SELECTED = [pair for pair in pairs.pairs() if pair.id in FAST]
 

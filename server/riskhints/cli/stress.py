@@ -83,5 +83,7 @@ def run(args: argparse.Namespace) -> int:
     note = f"{written.test_name} {verb} {shown}; run it with: python -m pytest {shown}"
     if written.harness_created:
         note += f"\nthe shared harness is {display_path(written.harness)}"
+    elif written.harness_updated:
+        note += f"\nthe shared harness {display_path(written.harness)} was updated to this version"
     sys.stderr.write(note + "\n")
     return EXIT_OK

@@ -7,6 +7,7 @@ Modules, one idea each:
 - ``source``: what is read from the module under test (functions, imports, apps, import name);
 - ``entry``: the entry point, chosen from the finding's evidence chain;
 - ``fakes``: arguments and instances, inferred or faked;
+- ``literals``: constants the code compares arguments with, exceptions its handlers catch;
 - ``drivers``: how the entry point is called (function, method, context manager, decorator's
   wrapper, ASGI route, Flask view);
 - ``oracles``: rule -> hazard family -> the harness oracle that proves it;

@@ -1,4 +1,4 @@
-"""Stress harness shared by the tests riskhints generates (riskhints-stress-harness: 2).
+"""Stress harness shared by the tests riskhints generates (riskhints-stress-harness: 3).
 
 riskhints wrote this file once into the stress folder; the `test_stress_*.py` files beside it
 import it. It needs only pytest and the standard library. A test builds a `Stress` run, which
@@ -12,7 +12,16 @@ oracle whether the hazard happened:
   lock blocking the loop, or calls still unfinished at the deadline (with every stack);
 - `expect_one_at_a_time`: calls overlapping between a check and the update it guards;
 - `expect_cancellation_propagates`: a task cancelled at an await must end cancelled;
-- `expect_no_dropped_task`, `expect_no_unawaited_coroutine`, `expect_one_client_session`.
+- `expect_no_dropped_task`, `expect_no_unawaited_coroutine`, `expect_one_client_session`;
+- `expect_lock_released`: a call interrupted inside its locked section (cancelled, or a fake
+  failing there) must not keep the lock or semaphore permit once it has ended;
+- `expect_wait_rechecked`: a condition's wait() returning without the condition holding must
+  send the code back to its check;
+- `expect_no_wait_under_lock`: no sleep or wait while holding a lock another thread wants;
+- `expect_no_lost_update`: threads switching at every bytecode lose no read-modify-write.
+
+To reach the code that handles a failure, `fakes_raise(...)` makes fakes raise the exceptions
+the code catches, on the seeded schedule; arguments the code compares with constants get them.
 
 No real I/O, ever: while a run is active the blocking APIs riskhints knows (the table below)
 are patched. On the event loop's thread a call is recorded; everywhere it returns a fake (or
@@ -53,7 +62,7 @@ from typing import Any
 
 import pytest
 
-HARNESS_VERSION = 2
+HARNESS_VERSION = 3
 SEED_ENV = "RISKHINTS_STRESS_SEED"
 DEFAULT_SEED = 1
 CALLS = 8  # concurrent calls of one test
@@ -63,6 +72,8 @@ MAX_SLEEP_S = 0.05  # a time.sleep off the loop thread is cut to this
 LOOP_LAG_S = 1.5  # the loop not running for this long fails a blocked-loop test on its own
 SHOWN_STACKS = 10
 CANCEL_TURNS = 500  # loop turns a cancelled task gets to end
+WATCHDOG_S = 0.2  # how long the lock-leak oracle's next acquire() waits for a leaked lock
+SWITCH_S = 0.0001  # the lost-update oracle's pause at every bytecode: another thread runs
 
 # Blocking APIs from riskhints' knowledge tables: qualified name -> what the call does. Written
 # here by riskhints; a row you add is patched like the others.
@@ -117,6 +128,9 @@ class Fake:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Fake:
         self.calls.append((args, kwargs))
+        error = self._run.fake_error(self._name) if self._run is not None else None
+        if error is not None:
+            raise error
         return Fake(f"{self._name}()", self._run)
 
     def __await__(self) -> Any:
@@ -246,6 +260,16 @@ class Stress:
         self._order: dict[tuple[int, int], str] = {}  # (first, then) -> where, by lock id
         self.weak_waiting: weakref.WeakSet[asyncio.Future[Any]] | None = None
         self._probes: list[Probe] = []
+        self._fake_errors: tuple[type[BaseException], ...] = ()
+        self._watched: list[Any] = []  # every watched lock, semaphore and condition
+        self._permits: dict[Any, list[Any]] = {}  # task or thread -> semaphore permits it holds
+        self._fail_in_section = False  # the lock-leak oracle: a fake fails inside a section
+        self._failed_for: set[int] = set()  # holders a fake failed for already
+        self._spurious = False  # the condition oracle: a first wait() returns without notify
+        self._watch_waits = False  # the wait-under-lock oracle
+        self.waits_under_lock: list[str] = []
+        self._fake_calls = 0
+        self._fake_streak = 0
         self._allowed_reads = [
             self.root,
             self.tmp_path,
@@ -307,6 +331,37 @@ class Stress:
 
     def fake(self, name: str) -> Fake:
         return Fake(name, self)
+
+    def fakes_raise(self, *errors: type[BaseException]) -> None:
+        """From now on, calls of fakes raise one of ``errors`` now and then, so that the code's
+        ``except`` clauses for them run: the first call always, later ones on the seeded
+        schedule, never more than twice in a row (a retry loop gets through)."""
+        self._fake_errors = tuple(errors)
+
+    def fake_error(self, name: str) -> BaseException | None:
+        """The error a call of fake ``name`` raises now, if any (see ``fakes_raise``; the
+        lock-leak oracle makes the first fake called inside a locked section fail)."""
+        if self._fail_in_section:
+            holder = _holder()
+            if self.holds(holder) and id(holder) not in self._failed_for:
+                self._failed_for.add(id(holder))
+                return RuntimeError(
+                    f"riskhints stress: fake `{name}` failed while its caller held a lock"
+                )
+        if not self._fake_errors:
+            return None
+        first = self._fake_calls == 0
+        self._fake_calls += 1
+        if not first and (self._fake_streak >= 2 or self.rng.random() >= 0.5):
+            self._fake_streak = 0
+            return None
+        self._fake_streak += 1
+        kind = self._fake_errors[(self._fake_calls - 1) % len(self._fake_errors)]
+        return _error_of(kind, f"riskhints stress: fake `{name}` raised {kind.__name__}")
+
+    def module(self, name: str) -> Any:
+        """A module of the project (the module under test imported it already, or now)."""
+        return sys.modules.get(name) or importlib.import_module(name)
 
     def fake_function(self, name: str, *, is_async: bool) -> Callable[..., Any]:
         """A function for a decorator to wrap: records its calls, yields once if async."""
@@ -463,6 +518,10 @@ class Stress:
                 )
             elif type(value) is asyncio.Lock:
                 self.patch(owner, name, _WatchedAsyncLock(value, shown, self))
+            elif type(value) in _SEMAPHORE_TYPES:
+                self.patch(owner, name, _WatchedSemaphore(value, shown, self))
+            elif type(value) in _CONDITION_TYPES:
+                self.patch(owner, name, _WatchedCondition(value, shown, self))
 
     def hazard(self, message: str) -> StressHazard:
         self.hazards.append(message + "\n" + _user_stack())
@@ -493,6 +552,55 @@ class Stress:
             held.remove(lock)
             held.reverse()
 
+    def waiting_under_lock(self, api: str, what: str) -> None:
+        """The wait-under-lock oracle: ``api`` is about to wait on a thread that holds watched
+        thread locks. Hold the wait until another thread blocks on one of them (at most
+        CONTENTION_S), then record who waited for whom."""
+        holder = _holder()
+        held = [
+            lock for lock in self._holders.get(holder, []) if isinstance(lock, _WatchedThreadLock)
+        ]
+        if not held or self.waits_under_lock:
+            return  # no lock held, or seen once already: the test has what it needs
+        deadline = _real_monotonic() + CONTENTION_S
+        while not any(lock.blocked for lock in held) and _real_monotonic() < deadline:
+            _real_sleep(0.001)
+        for lock in held:
+            if lock.blocked:
+                others = sorted(set(lock.blocked))
+                shown = ", ".join(others[:3]) + (
+                    f" and {len(others) - 3} more" if len(others) > 3 else ""
+                )
+                self.waits_under_lock.append(
+                    f"blocking wait under a lock: `{api}` {what} while {_holder_name(holder)} "
+                    f"holds `{lock.name}`, and {shown} waited for `{lock.name}` meanwhile: every "
+                    "thread needing the lock waits as long, and it deadlocks if the awaited work "
+                    f"needs the lock:\n{_user_stack()}"
+                )
+                return
+
+    def permit_taken(self, semaphore: Any, holder: Any) -> None:
+        self._permits.setdefault(holder, []).append(semaphore)
+
+    def permit_given_back(self, semaphore: Any, holder: Any) -> None:
+        held = self._permits.get(holder, [])
+        if semaphore in held:
+            held.remove(semaphore)
+
+    def holds(self, holder: Any) -> bool:
+        """Does the task or thread hold a watched lock or semaphore permit?"""
+        return bool(self._holders.get(holder) or self._permits.get(holder))
+
+    def leaks(self) -> list[tuple[Any, Any]]:
+        """(primitive, holder) for each watched lock or permit still held by a task that is
+        done or a thread that has ended: nobody will ever release it."""
+        found = []
+        for watched in self._watched:
+            for holder in watched.holders():
+                if _ended(holder):
+                    found.append((watched, holder))
+        return found
+
     # probes ------------------------------------------------------------------------------------
 
     def probe(self, owner: Any, name: str) -> Probe:
@@ -512,9 +620,14 @@ class Stress:
         return _run_on_loop(self, calls, count, timeout_s)
 
     def run_threads(
-        self, calls: list[Callable[[], Any]], *, count: int = CALLS, timeout_s: float = TIMEOUT_S
+        self,
+        calls: list[Callable[[], Any]],
+        *,
+        count: int = CALLS,
+        timeout_s: float = TIMEOUT_S,
+        repeat: int = 1,
     ) -> Outcome:
-        return _run_in_threads(self, calls, count, timeout_s)
+        return _run_in_threads(self, calls, count, timeout_s, repeat)
 
     def enter(self, manager: Any) -> Any:
         """A call that enters ``manager`` (a context manager, sync or async) and leaves it."""
@@ -696,6 +809,120 @@ class Stress:
                 outcome,
             )
 
+    def expect_lock_released(
+        self, *calls: Callable[[], Any], threads: bool = False, count: int = 4
+    ) -> None:
+        """Calls one at a time, each interrupted inside its locked section: a coroutine is
+        cancelled while it awaits there (or a fake it calls there fails), a thread's fake
+        fails there. A lock or permit still held once the call has ended is leaked."""
+        outcome = _run_leaking(self, list(calls), threads=threads, count=count)
+        leaks = self.leaks()
+        if leaks:
+            reports = []
+            for primitive, holder in _dedupe_pairs(leaks):
+                error = outcome.error_of.get(id(holder), "")
+                how = outcome.how.get(id(holder)) or (
+                    f"its call raised {error.strip().splitlines()[-1]}" if error else "it ended"
+                )
+                waits = _next_acquire_waits(primitive)
+                reports.append(
+                    f"lock leaked: `{primitive.name}` is still held by {_holder_name(holder)}, "
+                    f"which has ended ({how}) without releasing it; "
+                    + (
+                        f"the next acquire() waited {WATCHDOG_S:g} s and timed out: every later "
+                        "caller hangs"
+                        if waits
+                        else "the semaphore has one permit less for good: once they are all "
+                        "gone every later caller hangs"
+                    )
+                )
+            self._fail("\n\n".join(reports), None)
+        self._deadlock_or_hazards(outcome)
+
+    def expect_wait_rechecked(
+        self, *calls: Callable[[], Any], threads: bool = False, count: int = 4
+    ) -> None:
+        """The first wait() on a watched condition returns without a notify, as a wake-up
+        meant for another waiter does: code that goes on without re-checking fails."""
+        self._spurious = True
+        try:
+            outcome = (self.run_threads if threads else self.run_async)(list(calls), count=count)
+        finally:
+            self._spurious = False
+        problems = []
+        for condition in self._watched:
+            if not isinstance(condition, _WatchedCondition):
+                continue
+            for holder, (where, timed) in condition.woken.items():
+                if holder in condition.rechecked:
+                    continue
+                error = outcome.error_of.get(id(holder))
+                if error:
+                    went = f"went on and failed:\n{error}"
+                elif not timed and _ended(holder):
+                    went = "went on as if the condition held (its wait had no timeout)"
+                else:
+                    continue
+                problems.append(
+                    f"wait not re-checked: `{condition.name}.wait()` returned in "
+                    f"{_holder_name(holder)} without the condition holding (a notify_all meant "
+                    f"for another waiter, or another consumer took the item first), and the code "
+                    f"{went}\nwait() returned here:\n{where}"
+                )
+        if problems:
+            self._fail(problems[0], None)
+        self._deadlock_or_hazards(outcome)
+
+    def expect_no_wait_under_lock(self, *calls: Callable[[], Any], count: int = CALLS) -> None:
+        """Calls on threads at once: a wait (sleep, event, queue, future, join) made while the
+        caller holds a watched lock that another thread is waiting for fails the test."""
+        self._watch_waits = True
+        try:
+            outcome = self.run_threads(list(calls), count=count)
+        finally:
+            self._watch_waits = False
+        if self.waits_under_lock:
+            self._fail(self.waits_under_lock[0], outcome)
+        self._deadlock_or_hazards(outcome)
+
+    def expect_no_lost_update(
+        self,
+        state: Callable[[], Any],
+        *calls: Callable[[], Any],
+        name: str,
+        count: int = CALLS,
+        repeat: int = 5,
+    ) -> None:
+        """One call alone, then ``count`` threads making ``repeat`` calls each with a thread
+        switch forced at every bytecode of the project's code: the change of ``state`` (a
+        number, a dict of numbers, a collection's size) must be the single call's times the
+        number of calls, else updates were lost."""
+        before = _measure(state())
+        single = self.run_threads(list(calls[:1]), count=1)
+        self._deadlock_or_hazards(single)
+        after_one = _measure(state())
+        if before is None or after_one is None or after_one == before:
+            pytest.skip(
+                f"one call did not change `{name}` in a way the test can count "
+                "(a number, a dict of numbers or a collection's size): lost updates cannot be "
+                "counted; give the FAKES arguments that reach the update"
+            )
+        step = after_one - before
+        with _switching_at_every_bytecode(self):
+            outcome = self.run_threads(list(calls), count=count, repeat=repeat)
+        self._deadlock_or_hazards(outcome)
+        made = count * repeat - len(outcome.errors)
+        changed = _measure(state())
+        got = (changed if changed is not None else after_one) - after_one
+        lost = (step * made - got) / step
+        if lost > 0.5:
+            self._fail(
+                f"lost updates of `{name}`: {made} calls on {count} threads at once changed it "
+                f"by {got:g}, one call alone by {step:g}: {lost:.0f} updates were lost (two "
+                "threads read the same value, both wrote back their own result)",
+                outcome,
+            )
+
     def _thread_excepthook(self, args: Any) -> None:
         if isinstance(args.exc_value, StressHazard):
             return
@@ -724,6 +951,42 @@ def _of_kind(kind: str, name: str, run: Stress) -> Any:
         "none": lambda: None,
     }
     return makers.get(kind, lambda: Fake(name, run))()
+
+
+def _error_of(kind: type[BaseException], message: str) -> BaseException:
+    """An instance of ``kind`` even when its constructor wants more than a message."""
+    for args in ((message,), ()):
+        try:
+            return kind(*args)
+        except Exception:  # noqa: BLE001 - try the next way of building it
+            continue
+    error = kind.__new__(kind)
+    error.args = (message,)
+    return error
+
+
+def _dedupe_pairs(pairs: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    seen: list[tuple[Any, Any]] = []
+    for pair in pairs:
+        if not any(pair[0] is a and pair[1] is b for a, b in seen):
+            seen.append(pair)
+    return seen
+
+
+def _measure(value: Any) -> float | None:
+    """A number that a read-modify-write changes: the value, the sum of a dict's numbers,
+    else a collection's size; None for anything else."""
+    if isinstance(value, bool) or isinstance(value, Fake):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, dict):
+        numbers = [_measure(item) for item in value.values()]
+        if all(number is not None for number in numbers):
+            return float(sum(n for n in numbers if n is not None))
+    if isinstance(value, (list, tuple, set, frozenset, dict, str, bytes)):
+        return len(value)
+    return None
 
 
 def _dedupe(items: list[str]) -> list[str]:
@@ -831,6 +1094,19 @@ _WRITE_APIS = {
     "pathlib.Path.hardlink_to",
 }
 _PASS_THROUGH_WAITS = ("threading.", "queue.", "concurrent.futures.", "multiprocessing.")
+# What the blocking APIs that wait do (their rows in the table): waiting with a lock held makes
+# every thread that needs the lock wait too. Condition waits release the condition they wait on.
+_WAIT_KINDS = frozenset(
+    {
+        "sleeps",
+        "waits on a thread primitive",
+        "waits for a concurrent future",
+        "waits for a thread",
+        "waits for a process",
+    }
+)
+_RELEASING_WAITS = frozenset({"threading.Condition.wait", "threading.Condition.wait_for"})
+CONTENTION_S = 0.5  # how long a wait under a lock waits for another thread to want the lock
 
 
 def _guard(qualname: str, what: str, original: Any) -> Any:
@@ -842,6 +1118,8 @@ def _guard(qualname: str, what: str, original: Any) -> Any:
         on_loop = run.is_loop_thread()
         if on_loop:
             run.record_blocking(qualname, what)
+        elif run._watch_waits and what in _WAIT_KINDS and qualname not in _RELEASING_WAITS:
+            run.waiting_under_lock(qualname, what)
         _state.inside = True
         try:
             return _simulate(run, qualname, original, args, kwargs, on_loop)
@@ -1088,6 +1366,11 @@ class _WatchedThreadLock:
         self.inner, self.name, self.run, self.reentrant = inner, name, run, reentrant
         self.owner: Any = None
         self.depth = 0
+        self.blocked: list[str] = []  # threads waiting for it now (the wait-under-lock oracle)
+        run._watched.append(self)
+
+    def holders(self) -> list[Any]:
+        return [self.owner] if self.owner is not None else []
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         holder = _holder()
@@ -1107,6 +1390,12 @@ class _WatchedThreadLock:
                     "holder can only release it once the loop runs again: possible deadlock"
                 )
             got = True
+        elif blocking and self.owner is not None and self.owner is not holder:
+            self.blocked.append(_holder_name(holder))
+            try:
+                got = self.inner.acquire(blocking, timeout)
+            finally:
+                self.blocked.remove(_holder_name(holder))
         else:
             got = self.inner.acquire(blocking, timeout)
         if got:
@@ -1145,6 +1434,10 @@ class _WatchedAsyncLock:
     def __init__(self, inner: asyncio.Lock, name: str, run: Stress) -> None:
         self.inner, self.name, self.run = inner, name, run
         self.owner: Any = None
+        run._watched.append(self)
+
+    def holders(self) -> list[Any]:
+        return [self.owner] if self.owner is not None else []
 
     async def acquire(self) -> bool:
         holder = _holder()
@@ -1172,6 +1465,170 @@ class _WatchedAsyncLock:
 
     async def __aexit__(self, *exc: object) -> None:
         self.release()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+_SEMAPHORE_TYPES = (
+    threading.Semaphore,
+    threading.BoundedSemaphore,
+    asyncio.Semaphore,
+    asyncio.BoundedSemaphore,
+)
+_CONDITION_TYPES = (threading.Condition, asyncio.Condition)
+
+
+def _ended(holder: Any) -> bool:
+    if isinstance(holder, asyncio.Future):
+        return holder.done()
+    if isinstance(holder, threading.Thread):
+        return not holder.is_alive()
+    return False
+
+
+class _WatchedSemaphore:
+    """A semaphore (threading or asyncio) that knows who holds its permits, so that a permit
+    kept by a task or thread that has ended is reported as leaked."""
+
+    def __init__(self, inner: Any, name: str, run: Stress) -> None:
+        self.inner, self.name, self.run = inner, name, run
+        self.is_async = isinstance(inner, asyncio.Semaphore)
+        self.taken: list[Any] = []
+        run._watched.append(self)
+
+    def holders(self) -> list[Any]:
+        return list(self.taken)
+
+    def _took(self) -> None:
+        holder = _holder()
+        self.taken.append(holder)
+        self.run.permit_taken(self, holder)
+
+    def _gave_back(self) -> None:
+        holder = _holder()
+        # Released by whoever: the permit of the releasing holder first, else the oldest.
+        if holder in self.taken:
+            self.taken.remove(holder)
+        elif self.taken:
+            holder = self.taken.pop(0)
+        self.run.permit_given_back(self, holder)
+
+    def acquire(self, *args: Any, **kwargs: Any) -> Any:
+        if self.is_async:
+            return self._acquire_async()
+        got = self.inner.acquire(*args, **kwargs)
+        if got:
+            self._took()
+        return got
+
+    async def _acquire_async(self) -> bool:
+        await self.inner.acquire()
+        self._took()
+        return True
+
+    def release(self, *args: Any) -> None:
+        self._gave_back()
+        self.inner.release(*args)
+
+    def locked(self) -> bool:
+        return bool(self.inner.locked()) if hasattr(self.inner, "locked") else False
+
+    def __enter__(self) -> bool:
+        return bool(self.acquire())
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    async def __aenter__(self) -> None:
+        await self._acquire_async()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class _StressStop(BaseException):
+    """Ends a call that waits on a condition nobody will notify (the condition oracle): it
+    re-checked its predicate after a wake-up, as it should, and the test has seen enough."""
+
+
+class _WatchedCondition:
+    """A condition variable (threading or asyncio). Under the condition oracle the first
+    ``wait()`` of each caller returns at once without a notify, as a wake-up meant for another
+    waiter (or one whose item another consumer took first) does; a caller that waits again
+    has re-checked its predicate and is ended with ``_StressStop``."""
+
+    def __init__(self, inner: Any, name: str, run: Stress) -> None:
+        self.inner, self.name, self.run = inner, name, run
+        self.is_async = isinstance(inner, asyncio.Condition)
+        self.woken: dict[Any, tuple[str, bool]] = {}  # holder -> (where wait() returned, timed)
+        self.rechecked: set[Any] = set()
+        run._watched.append(self)
+
+    def holders(self) -> list[Any]:
+        return []  # a condition's lock is held only inside `with`: never leaked
+
+    def _spurious(self, timeout: Any) -> bool:
+        """Give this caller its spurious wake-up now? (Else: it waits again, it re-checked.)"""
+        if not self.run._spurious:
+            return False
+        holder = _holder()
+        if holder in self.woken:
+            self.rechecked.add(holder)
+            raise _StressStop(f"`{self.name}.wait()` called again after a wake-up")
+        self.woken[holder] = (_user_stack(), timeout is not None)
+        return True
+
+    def wait(self, timeout: float | None = None) -> Any:
+        if self.is_async:
+            return self._wait_async()
+        if self._spurious(timeout):
+            self.inner.wait(0)  # releases the lock and takes it back, as a wake-up does
+            return True
+        return self.inner.wait(timeout)
+
+    async def _wait_async(self) -> bool:
+        if self._spurious(None):
+            self.inner.release()
+            try:
+                await asyncio.sleep(0)
+            finally:
+                await self.inner.acquire()
+            return True
+        return bool(await self.inner.wait())
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float | None = None) -> Any:
+        if self.is_async:
+            return self._wait_for_async(predicate)
+        result = predicate()
+        while not result:
+            self.wait(timeout)
+            result = predicate()
+            if timeout is not None:
+                break
+        return result
+
+    async def _wait_for_async(self, predicate: Callable[[], Any]) -> Any:
+        result = predicate()
+        while not result:
+            await self._wait_async()
+            result = predicate()
+        return result
+
+    def __enter__(self) -> Any:
+        return self.inner.__enter__()
+
+    def __exit__(self, *exc: object) -> Any:
+        return self.inner.__exit__(*exc)
+
+    async def __aenter__(self) -> Any:
+        return await self.inner.__aenter__()
+
+    async def __aexit__(self, *exc: object) -> Any:
+        return await self.inner.__aexit__(*exc)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -1250,13 +1707,14 @@ class Outcome:
         self.errors: list[str] = []
         self.unfinished = 0
         self.stacks = ""
+        self.error_of: dict[int, str] = {}  # id of the task or thread -> what its call raised
 
     def add_error(self, error: BaseException) -> None:
-        if isinstance(error, StressHazard):
+        if isinstance(error, (StressHazard, _StressStop)):
             return
-        self.errors.append(
-            "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        )
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        self.errors.append(text)
+        self.error_of[id(_holder())] = text
 
 
 def _new_loop(run: Stress) -> asyncio.AbstractEventLoop:
@@ -1343,7 +1801,11 @@ def _run_on_loop(
 
 
 def _run_in_threads(
-    run: Stress, calls: list[Callable[[], Any]], count: int, timeout_s: float
+    run: Stress,
+    calls: list[Callable[[], Any]],
+    count: int,
+    timeout_s: float,
+    repeat: int = 1,
 ) -> Outcome:
     outcome = Outcome(count, timeout_s)
     start_together = threading.Barrier(count)
@@ -1353,11 +1815,10 @@ def _run_in_threads(
         try:
             with contextlib.suppress(threading.BrokenBarrierError):
                 start_together.wait(timeout_s)
-            result = make_call()
-            if inspect.isawaitable(result):
-                result = asyncio.run(result)
-            with lock:
-                outcome.results.append(result)
+            for _ in range(repeat):
+                result = _settled(make_call())
+                with lock:
+                    outcome.results.append(result)
         except BaseException as error:  # noqa: B036 - the outcome records what happened
             with lock:
                 outcome.add_error(error)
@@ -1513,6 +1974,153 @@ def _run_dropping(run: Stress, calls: list[Callable[[], Any]]) -> Outcome:
                 break
     gc.collect()
     return outcome
+
+
+def _run_leaking(
+    run: Stress, calls: list[Callable[[], Any]], *, threads: bool, count: int
+) -> Outcome:
+    """The lock-leak oracle's driver: ``count`` calls one after the other, each interrupted
+    inside its locked section, stopping at the first that leaves a lock or permit behind."""
+    outcome = Outcome(count, TIMEOUT_S)
+    outcome.how = {}  # type: ignore[attr-defined]
+    if threads:
+        for index in range(count):
+            run._fail_in_section = True
+            thread = threading.Thread(
+                target=_call_in_thread,
+                args=(calls[index % len(calls)], outcome),
+                name=f"stress-call-{index}",
+                daemon=True,
+            )
+            thread.start()
+            thread.join(TIMEOUT_S)
+            run._fail_in_section = False
+            if thread.is_alive():
+                outcome.unfinished = 1
+                outcome.stacks = _all_stacks(None)
+                break
+            outcome.finished += 1
+            if run.leaks():
+                break
+        return outcome
+    loop = _new_loop(run)
+
+    async def call(make_call: Callable[[], Any]) -> None:
+        try:
+            value = make_call()
+            if inspect.isawaitable(value):
+                await value
+        except BaseException as error:  # noqa: B036 - the outcome records what happened
+            outcome.add_error(error)
+
+    async def scenario() -> None:
+        for index in range(count):
+            cancel = index % 2 == 0  # a cancellation, then a failure, then a cancellation...
+            run._fail_in_section = not cancel
+            task = loop.create_task(call(calls[index % len(calls)]), name=f"stress-call-{index}")
+            if cancel:
+                for _ in range(CANCEL_TURNS):
+                    await asyncio.sleep(0)
+                    if task.done() or run.holds(task):
+                        break
+                if not task.done() and run.holds(task):
+                    task.cancel()
+                    outcome.how[id(task)] = (  # type: ignore[attr-defined]
+                        "it was cancelled while it awaited inside the section"
+                    )
+            done, _ = await asyncio.wait({task}, timeout=TIMEOUT_S)
+            run._fail_in_section = False
+            if not done:
+                outcome.unfinished = 1
+                outcome.stacks = _all_stacks(loop)
+                task.cancel()
+                return
+            outcome.finished += 1
+            if run.leaks():
+                return
+
+    def run_loop() -> None:
+        asyncio.set_event_loop(loop)
+        run.loop_thread_id = threading.get_ident()
+        try:
+            loop.run_until_complete(scenario())
+        finally:
+            run.loop_thread_id = None
+            loop.close()
+            asyncio.set_event_loop(None)
+
+    thread = threading.Thread(target=run_loop, name="stress-event-loop", daemon=True)
+    thread.start()
+    thread.join(TIMEOUT_S * (count + 1))
+    return outcome
+
+
+def _call_in_thread(make_call: Callable[[], Any], outcome: Outcome) -> None:
+    try:
+        _settled(make_call())
+    except BaseException as error:  # noqa: B036 - the outcome records what happened
+        outcome.add_error(error)
+
+
+def _settled(value: Any) -> Any:
+    """On a thread: a coroutine (or other awaitable the code returned) run to its end on a
+    loop of its own; a fake stays a fake (it is awaitable, but nothing waits for it)."""
+    if isinstance(value, Fake) or not inspect.isawaitable(value):
+        return value
+    if inspect.iscoroutine(value):
+        return asyncio.run(value)
+
+    async def wait() -> Any:
+        return await value
+
+    return asyncio.run(wait())
+
+
+def _next_acquire_waits(primitive: Any) -> bool:
+    """Does a new acquire() of the leaked ``primitive`` time out (WATCHDOG_S)?"""
+    inner = primitive.inner
+    if isinstance(inner, (asyncio.Lock, asyncio.Semaphore)):
+
+        async def acquire() -> bool:
+            try:
+                await asyncio.wait_for(inner.acquire(), WATCHDOG_S)
+            except (asyncio.TimeoutError, RuntimeError):
+                return True
+            inner.release()
+            return False
+
+        return asyncio.run(acquire())
+    got = inner.acquire(True, WATCHDOG_S)
+    if got:
+        inner.release()
+    return not got
+
+
+@contextlib.contextmanager
+def _switching_at_every_bytecode(run: Stress) -> Iterator[None]:
+    """Threads started inside pause at every bytecode of the project's code (not the
+    libraries', not the tests'), so that another thread runs between a read and its write."""
+    root = str(run.root) + os.sep
+    tests = str(run.stress_dir) + os.sep
+
+    def each_bytecode(frame: Any, event: str, arg: Any) -> Any:
+        if event == "opcode":
+            _real_sleep(SWITCH_S)
+        return each_bytecode
+
+    def on_call(frame: Any, event: str, arg: Any) -> Any:
+        filename = frame.f_code.co_filename
+        if filename.startswith(root) and not filename.startswith(tests):
+            if "-packages" not in filename:
+                frame.f_trace_opcodes = True
+                return each_bytecode
+        return None
+
+    threading.settrace(on_call)
+    try:
+        yield
+    finally:
+        threading.settrace(None)  # type: ignore[arg-type]
 
 
 async def _asgi_request(

@@ -13,13 +13,16 @@ import ast
 import re
 import textwrap
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from .drivers import TestParts, call_of
 from .entry import Plan
-from .oracles import CANCELLATION, CHECK_THEN_ACT, CLIENT_SESSION
-from .source import Module, Target, dotted, escape
+from .literals import handled_errors
+from .oracles import CANCELLATION, CHECK_THEN_ACT, CLIENT_SESSION, LOST_UPDATE
+from .source import Module, StressError, Target, dotted, escape, import_name_for
 
 _CHECKED_STATE = re.compile(r"`(?P<state>[^`]+)` is checked")
+_UPDATED_STATE = re.compile(r"read-modify-write of `(?P<state>[^`]+)`")
 _SESSION_CLASSES = ("ClientSession",)
 
 
@@ -35,6 +38,12 @@ def build_test(module: Module, plan: Plan, taken: set[str]) -> BuiltTest:
     calls = [call_of(parts, module, plan, plan.target)]
     if plan.partner is not None:
         calls.append(call_of(parts, module, plan, plan.partner))
+    errors = handled_errors(module, plan.finding.span.line) if plan.finding else []
+    if errors:
+        parts.setup.append(
+            "# the hazard is in an `except` clause: fakes raise what it catches (seeded schedule)"
+        )
+        parts.setup.append(f"stress.fakes_raise({', '.join(errors)})")
     oracle = _oracle_call(parts, module, plan, calls)
     base = f"test_{plan.target.name.strip('_') or 'call'}_{plan.family.slug}"
     name = base
@@ -60,9 +69,18 @@ def _oracle_call(parts: TestParts, module: Module, plan: Plan, calls: list[str])
             "expect_no_deadlock",
             "expect_one_at_a_time",
             "expect_no_unawaited_coroutine",
+            "expect_lock_released",
+            "expect_wait_rechecked",
         )
         else ""
     )
+    if plan.family is LOST_UPDATE:
+        reader = _state_reader(parts, module, plan)
+        if reader is not None:
+            return [
+                f'{method}(lambda: {reader[0]}, {", ".join(calls)}, name="{escape(reader[1])}")'
+            ]
+        return [f"stress.expect_no_deadlock({', '.join(calls)}, threads=True)"]
     if plan.family is CHECK_THEN_ACT:
         probe = _probe(parts, module, plan)
         state = _CHECKED_STATE.search(plan.finding.message if plan.finding else "")
@@ -118,6 +136,50 @@ def _probe(parts: TestParts, module: Module, plan: Plan) -> tuple[str, str] | No
     else:
         return None
     return ".".join([*owner, *rest[:-1]]), rest[-1]
+
+
+def _state_reader(parts: TestParts, module: Module, plan: Plan) -> tuple[str, str] | None:
+    """(expression in the test, name shown) of the state a read-modify-write updates: a module
+    global (of this module or the one the update is in), an attribute of the shared instance;
+    the whole dict or list for an element (``counts[sid]`` is read as ``counts``)."""
+    finding = plan.finding
+    found = _UPDATED_STATE.search(finding.message) if finding else None
+    if finding is None or found is None:
+        return None
+    state = found.group("state")
+    base = re.match(r"[A-Za-z_][\w.]*", state)
+    if base is None:
+        return None
+    chain = base.group(0).split(".")
+    written = next((e for e in finding.evidence if e.message.endswith("written back here")), None)
+    path = written.path if written is not None and written.path else finding.path
+    if chain[0] == "self":
+        target = plan.target
+        if path != finding.path or target.cls is None or len(chain) < 2:
+            return None
+        owner = parts.variables.get(target.cls.name)
+        return (f"{owner}.{'.'.join(chain[1:])}", state) if owner else None
+    if path != finding.path:
+        name = _module_at(module.name, finding.path, path)
+        return (f'stress.module("{name}").{".".join(chain)}', state) if name else None
+    if not module.defines(chain[0]):
+        return None
+    return f"target.{'.'.join(chain)}", state
+
+
+def _module_at(target_module: str, target_path: str, path: str) -> str | None:
+    """The dotted name of the module at ``path``, from where the module under test
+    (``target_module`` at ``target_path``) is: both are below the same import root."""
+    here = PurePosixPath(target_path.replace("\\", "/"))
+    depth = len(target_module.split(".")) - (0 if here.name == "__init__.py" else 1)
+    if depth >= len(here.parents):
+        return None
+    root = here.parents[depth]
+    try:
+        relative = PurePosixPath(path.replace("\\", "/")).relative_to(root)
+        return import_name_for(relative.as_posix())[0]
+    except (ValueError, StressError):
+        return None
 
 
 def _awaited_call_at(node: ast.AST, line: int, checked: int) -> ast.Call | None:

@@ -57,7 +57,7 @@ def call_of(parts: TestParts, module: Module, plan: Plan, target: Target) -> str
         return _route_call(parts, module, plan, target, *route)
     owner = _owner(parts, module, target)
     bound = target.binding in ("method", "classmethod")
-    arguments = infer_arguments(module, target.node, skip_first=bound)
+    arguments = infer_arguments(module, target.node, skip_first=bound, cls=target.cls)
     call = f"{owner}.{target.name}({_arguments(parts, target, arguments)})"
     if target.context_manager:
         return f"lambda: stress.enter({call})"

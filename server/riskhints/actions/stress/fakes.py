@@ -14,6 +14,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
+from .literals import argument_literal
 from .source import FunctionNode, Module, Target, dotted
 
 _PATH_NAME = re.compile(r"(^|_)(path|file|filename|dir|directory|folder)$")
@@ -54,7 +55,11 @@ class Arguments:
         return ", ".join(f"{n}={v}" if kw else v for n, v, kw in self.values)
 
 
-def infer_arguments(module: Module, node: FunctionNode, *, skip_first: bool) -> Arguments:
+def infer_arguments(
+    module: Module, node: FunctionNode, *, skip_first: bool, cls: ast.ClassDef | None = None
+) -> Arguments:
+    """Arguments of a call of ``node``: from annotations, else a constant the code compares the
+    parameter with or looks it up by (see ``literals``), else a fake."""
     args = node.args
     result = Arguments()
     defaults = _defaults_by_name(args)
@@ -66,15 +71,24 @@ def infer_arguments(module: Module, node: FunctionNode, *, skip_first: bool) -> 
         if param.arg in defaults:
             keyword_allowed = True  # later positional parameters are passed by keyword
             continue
-        _add(module, result, param, keyword_allowed and param not in args.posonlyargs)
+        as_keyword = keyword_allowed and param not in args.posonlyargs
+        _add(module, result, param, as_keyword, (node, cls))
     for param in args.kwonlyargs:
         if param.arg not in defaults:
-            _add(module, result, param, True)
+            _add(module, result, param, True, (node, cls))
     return result
 
 
-def _add(module: Module, result: Arguments, param: ast.arg, as_keyword: bool) -> None:
+def _add(
+    module: Module,
+    result: Arguments,
+    param: ast.arg,
+    as_keyword: bool,
+    used_in: tuple[FunctionNode, ast.ClassDef | None] | None = None,
+) -> None:
     value = infer_value(module, param.annotation, param.arg, depth=0)
+    if value is None and param.annotation is None and used_in is not None:
+        value = argument_literal(module, used_in[0], used_in[1], param.arg)
     if value is None:
         value = f'stress.fake("{param.arg}")'
         result.fakes.append(param.arg)
@@ -183,7 +197,7 @@ def constructor_arguments(module: Module, cls: ast.ClassDef, depth: int = 0) -> 
         return result
     init = init_of(module, cls)
     if init is not None:
-        return infer_arguments(module, init, skip_first=True)
+        return infer_arguments(module, init, skip_first=True, cls=cls)
     for base in cls.bases:
         name = dotted(base) or ""
         if name in ("object", "ABC", "abc.ABC", "Generic") or name.startswith("typing."):

@@ -67,6 +67,33 @@ CLIENT_SESSION = Family(
     "Several calls with the client session class replaced by a counting fake: one new session "
     "per call fails the test.",
 )
+LOCK_LEAK = Family(
+    "lock_released",
+    "expect_lock_released",
+    "Calls one at a time, each interrupted inside its locked section (cancelled while it awaits "
+    "there, or a collaborator failing there): a lock or semaphore permit still held once the "
+    "call has ended fails the test, with whether the next `acquire()` times out.",
+)
+CONDITION_RECHECK = Family(
+    "wait_rechecked",
+    "expect_wait_rechecked",
+    "Calls waiting on the module's condition variables, each woken once without the condition "
+    "holding (as a `notify_all` meant for another waiter wakes it): code that goes on without "
+    "re-checking its predicate fails the test.",
+)
+WAIT_UNDER_LOCK = Family(
+    "no_wait_under_lock",
+    "expect_no_wait_under_lock",
+    "Calls on threads at once with the module's locks watched: a sleep or wait (event, queue, "
+    "future, join) made while holding a lock that another thread is waiting for fails the test.",
+)
+LOST_UPDATE = Family(
+    "no_lost_update",
+    "expect_no_lost_update",
+    "One call alone, then many threads at once with a thread switch forced at every bytecode of "
+    "the project's code: the shared state changing less than once per call (lost updates) "
+    "fails the test.",
+)
 GENERAL = Family(
     "under_load",
     "expect_no_deadlock",
@@ -84,7 +111,11 @@ BY_RULE: dict[str, Family] = {
     "RH202": DEADLOCK,
     "RH203": DEADLOCK,
     "RH204": DEADLOCK,
+    "RH205": LOCK_LEAK,
+    "RH206": CONDITION_RECHECK,
+    "RH207": WAIT_UNDER_LOCK,
     "RH208": DEADLOCK,
+    "RH402": LOST_UPDATE,
     "RH401": CHECK_THEN_ACT,
     "RH303": CANCELLATION,
     "RH301": DROPPED_TASK,

@@ -10,7 +10,10 @@ Invariants:
   outside it (``..``, an absolute path, a symlink) is refused.
 - Never overwrites a file: a test is appended to the module's own stress file (one carrying the
   marker of this harness version and naming the same module), or goes into a new file created
-  with ``open(..., "x")``; the harness is created when missing and otherwise left as it is.
+  with ``open(..., "x")``. The harness is created when missing; an existing one is replaced
+  only by a newer version of itself (its first line names its version: a harness without the
+  marker, or of this version or a later one, is left as it is), since tests written now call
+  oracles an older harness lacks, and every version keeps the earlier ones' API.
 - A factory already defined in the stress file is reused, never defined again: the user may have
   filled it in.
 """
@@ -18,6 +21,8 @@ Invariants:
 from __future__ import annotations
 
 import ast
+import os
+import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,7 +39,7 @@ from .entry import choose
 from .layout import fit_lines
 from .source import StressError, escape, import_name_for, module_context, parse
 
-HARNESS_VERSION = 2
+HARNESS_VERSION = 3
 HARNESS_MARKER = f"riskhints-stress-harness: {HARNESS_VERSION}"
 MODULE_MARKER = "riskhints-stress-module:"
 HARNESS_FILE = "_riskhints_stress.py"
@@ -61,6 +66,7 @@ class WrittenTest:
     rule: str | None
     harness: Path
     harness_created: bool
+    harness_updated: bool = False  # an older version of the harness was replaced
 
 
 def harness_text() -> str:
@@ -264,6 +270,7 @@ def write_stress_test(
     _inside(folder, root, stress_dir)
     harness = folder / HARNESS_FILE
     harness_created = _create(harness, harness_text(), root)
+    harness_updated = not harness_created and _update_harness(harness, root)
     destination = folder / generated.file_name
     _inside(destination, root, stress_dir)
     if generated.appended:
@@ -280,12 +287,39 @@ def write_stress_test(
         generated.rule,
         harness,
         harness_created,
+        harness_updated,
     )
 
 
 def _inside(path: Path, root: Path, stress_dir: str) -> None:
     if not path.resolve().is_relative_to(root):
         raise StressError(f"stress-test-dir `{stress_dir}` leads outside the workspace")
+
+
+_HARNESS_FIRST_LINE = re.compile(r"riskhints-stress-harness: (\d+)\)")
+
+
+def _update_harness(path: Path, root: Path) -> bool:
+    """Replace the harness at ``path`` when it is an older version of ours (see the module
+    docstring); True when it was replaced."""
+    if path.is_symlink() or not path.parent.resolve().is_relative_to(root):
+        raise StressError(f"{path.name} leads outside the workspace; not written")
+    try:
+        with path.open(encoding="utf-8") as handle:
+            first = handle.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+    found = _HARNESS_FIRST_LINE.search(first)
+    if found is None or int(found.group(1)) >= HARNESS_VERSION:
+        return False
+    fresh = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        with fresh.open("x", encoding="utf-8", newline="\n") as handle:
+            handle.write(harness_text())
+        os.replace(fresh, path)
+    finally:
+        fresh.unlink(missing_ok=True)
+    return True
 
 
 def _create(path: Path, text: str, root: Path) -> bool:
