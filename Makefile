@@ -55,9 +55,11 @@ bench-workspace: install
 bench-stress: install
 	$(BIN)/python bench/stress/run.py --repeat 5
 
-# Real code (network: PyPI through pip; not part of `make test`). See bench/realbugs/README.md.
+# Real code (network: PyPI through pip; not part of `make test`): the real bug-fix corpus
+# (bench/realbugs/README.md) and the real-project precision loop (bench/realworld/README.md).
 bench-real: install
 	$(BIN)/python bench/realbugs/run.py
+	$(BIN)/python bench/realworld/run.py
 
 # The harness of tests/e2e/test_vscode.py: code-server 4.100.3 + playwright-core, from the committed
 # lock. Needs the Debian packages .ci/run installs (ripgrep, libkrb5-dev, build-essential,
