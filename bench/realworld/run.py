@@ -148,8 +148,11 @@ def run_riskhints(
             raise BenchError(f"{project.name}: riskhints exited {proc.returncode}: {stderr[-500:]}")
         if "Traceback" in stderr:
             print(f"warning: {project.name}: riskhints printed a traceback:\n{stderr[-800:]}")
-        report = json.loads(report_path.read_text(encoding="utf-8"))
-    return report, wall, usage.ru_utime + usage.ru_stime
+        text = report_path.read_text(encoding="utf-8")
+    # Kept beside the tree (outside the repository) for triage: the evidence of each finding.
+    (tree.parent.parent / "reports").mkdir(exist_ok=True)
+    (tree.parent.parent / "reports" / f"{tree.name}.json").write_text(text, encoding="utf-8")
+    return json.loads(text), wall, usage.ru_utime + usage.ru_stime
 
 
 def run_project(
