@@ -150,18 +150,27 @@ def run_riskhints(
             print(f"warning: {project.name}: riskhints printed a traceback:\n{stderr[-800:]}")
         text = report_path.read_text(encoding="utf-8")
     # Kept beside the tree (outside the repository) for triage: the evidence of each finding.
-    (tree.parent.parent / "reports").mkdir(exist_ok=True)
-    (tree.parent.parent / "reports" / f"{tree.name}.json").write_text(text, encoding="utf-8")
+    saved_report(tree).parent.mkdir(exist_ok=True)
+    saved_report(tree).write_text(text, encoding="utf-8")
     return json.loads(text), wall, usage.ru_utime + usage.ru_stime
 
 
+def saved_report(tree: Path) -> Path:
+    return tree.parent.parent / "reports" / f"{tree.name}.json"
+
+
 def run_project(
-    project: scoring.Project, cache: Path, offline: bool, jobs: int | None
+    project: scoring.Project, cache: Path, offline: bool, jobs: int | None, rescore: bool = False
 ) -> scoring.ProjectRun:
     wheel = fetch_wheel(project, cache, offline)
     tree = lay_out_tree(project, wheel, cache)
     files, lines = measure_tree(tree, project)
-    report, wall, cpu = run_riskhints(project, tree, jobs)
+    if rescore:
+        if not saved_report(tree).is_file():
+            raise BenchError(f"{project.name}: no saved report to re-score ({saved_report(tree)})")
+        report, wall, cpu = json.loads(saved_report(tree).read_text(encoding="utf-8")), 0.0, 0.0
+    else:
+        report, wall, cpu = run_riskhints(project, tree, jobs)
     if report.get("files_checked", files) != files:
         print(
             f"warning: {project.name}: riskhints checked {report.get('files_checked')} files "
@@ -209,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
         help="projects checked at once (default 1: riskhints then uses its own default workers; "
         "with more, each riskhints run gets --jobs 1)",
     )
+    parser.add_argument(
+        "--rescore",
+        action="store_true",
+        help="score the reports saved by the last run against the triage (no riskhints run)",
+    )
     parser.add_argument("--worksheet", type=Path, help="write untriaged findings as triage rows")
     parser.add_argument("--output", type=Path, default=RESULTS, help="the JSON summary")
     args = parser.parse_args(argv)
@@ -226,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [
-            pool.submit(run_project, p, cache, args.offline, riskhints_jobs) for p in projects
+            pool.submit(run_project, p, cache, args.offline, riskhints_jobs, args.rescore)
+            for p in projects
         ]
         runs = []
         failed = []

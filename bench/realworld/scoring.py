@@ -29,6 +29,7 @@ from typing import Any
 
 VERDICTS = ("TP", "FP", "intended")
 KINDS = ("library", "framework", "application")
+SHOWN_SEVERITIES = ("warning", "error")
 TRIAGE_COLUMNS = ("project", "version", "path", "line", "rule", "verdict", "match", "reason")
 
 
@@ -122,6 +123,7 @@ class Score:
     stale_rows: int = 0  # rows for a version of a project other than the one run
     per_rule: dict[str, RuleCounts] = field(default_factory=dict)
     per_project: dict[str, RuleCounts] = field(default_factory=dict)
+    per_severity: dict[str, RuleCounts] = field(default_factory=dict)
 
     @property
     def lines(self) -> int:
@@ -139,6 +141,19 @@ class Score:
 
     def per_10k(self, count: int) -> float:
         return count * 10_000 / self.lines if self.lines else 0.0
+
+    @property
+    def shown(self) -> RuleCounts:
+        """Findings at warning or error: what a user sees as a problem (notes and hints are
+        the engine's way of saying "true but probably fine")."""
+        counts = RuleCounts()
+        for severity in SHOWN_SEVERITIES:
+            c = self.per_severity.get(severity, RuleCounts())
+            counts.tp += c.tp
+            counts.fp += c.fp
+            counts.intended += c.intended
+            counts.untriaged += c.untriaged
+        return counts
 
     @property
     def lost_tps(self) -> list[TriageRow]:
@@ -315,6 +330,7 @@ def score(runs: Sequence[ProjectRun], rows: Iterable[TriageRow]) -> Score:
             verdict = row.verdict if row else None
             rule_counts.add(verdict)
             project_counts.add(verdict)
+            result.per_severity.setdefault(finding.severity, RuleCounts()).add(verdict)
             if row is None:
                 result.untriaged.append(finding)
             else:
@@ -371,6 +387,17 @@ def format_report(result: Score) -> str:
         f"true findings per 10k lines: {result.per_10k(total.tp):.2f}   "
         f"({result.lines} lines)"
     )
+    shown = result.shown
+    out.append(
+        f"warnings and errors only ({shown.total} findings): precision {_ratio(shown.precision)}   "
+        f"false alarms per 10k lines: {result.per_10k(shown.fp):.2f}"
+    )
+    for severity in sorted(result.per_severity):
+        c = result.per_severity[severity]
+        out.append(
+            f"  {severity:<8} {c.total:>5} found  TP {c.tp}  FP {c.fp}  intended {c.intended}  "
+            f"new {c.untriaged}"
+        )
     if result.stale_rows:
         out.append(f"{result.stale_rows} triage rows are for other versions (ignored)")
     out.append("")
@@ -405,6 +432,12 @@ def summary(result: Score) -> dict[str, Any]:
         **counts(total),
         "false_alarms_per_10k_lines": round(result.per_10k(total.fp), 3),
         "true_findings_per_10k_lines": round(result.per_10k(total.tp), 3),
+        "warnings_and_errors": {
+            "findings": result.shown.total,
+            **counts(result.shown),
+            "false_alarms_per_10k_lines": round(result.per_10k(result.shown.fp), 3),
+        },
+        "severities": {sev: counts(c) for sev, c in sorted(result.per_severity.items())},
         "stale_rows": result.stale_rows,
         "projects": {
             run.project.name: {

@@ -180,6 +180,31 @@ def test_summary_and_report_carry_the_figures() -> None:
     assert "invoice-relay invoice_relay/retry.py:17 RH303" in report
 
 
+def test_notes_are_counted_apart_from_warnings_and_errors() -> None:
+    # The engine may grade a true-but-probably-fine call down to a note: the headline figures
+    # count every finding, the "shown" ones only what a user sees as a problem.
+    findings = [
+        scoring.Finding("invoice-relay", "invoice_relay/gateway.py", 41, "RH101", "m", "warning"),
+        scoring.Finding("invoice-relay", "invoice_relay/gateway.py", 88, "RH301", "m", "error"),
+        scoring.Finding("invoice-relay", "invoice_relay/sync_api.py", 12, "RH103", "m", "info"),
+        scoring.Finding("invoice-relay", "invoice_relay/cache.py", 9, "RH102", "m", "info"),
+    ]
+    triage = INVOICE_TRIAGE + (
+        "invoice-relay,2.3.0,invoice_relay/cache.py,9,RH102,FP,,reads the price table once"
+        " and keeps it\n"
+    )
+    run = scoring.ProjectRun(INVOICES, 10_000, 5, findings)
+    result = scoring.score([run], scoring.parse_triage(triage))
+    assert (result.total.tp, result.total.fp, result.total.intended) == (1, 2, 1)
+    shown = result.shown
+    assert (shown.tp, shown.fp, shown.intended, shown.total) == (1, 1, 0, 2)
+    assert result.per_severity["info"].fp == 1
+    data = scoring.summary(result)
+    assert data["warnings_and_errors"]["FP"] == 1
+    assert data["warnings_and_errors"]["false_alarms_per_10k_lines"] == pytest.approx(1.0)
+    assert "warnings and errors only (2 findings): precision 0.50" in scoring.format_report(result)
+
+
 def test_triage_rejects_bad_rows() -> None:
     with pytest.raises(scoring.CorpusError, match="verdict"):
         scoring.parse_triage(HEADER + "invoice-relay,2.3.0,a.py,1,RH101,maybe,,unsure\n")
