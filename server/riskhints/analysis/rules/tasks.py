@@ -123,6 +123,8 @@ def _returned_kind(program: Program, fn: FunctionFacts) -> tuple[str, ast.AST] |
         for t in call.stmt.targets
         if isinstance(t, ast.Name)
     }
+    returns = [node for node in fn.own_nodes if isinstance(node, ast.Return)]
+    coroutine_returns: list[ast.Return] = []
     for call in fn.calls:
         if call.usage != "returned" or not isinstance(call.parent, ast.Return):
             continue
@@ -130,7 +132,11 @@ def _returned_kind(program: Program, fn: FunctionFacts) -> tuple[str, ast.AST] |
             return "task", call.parent
         callee = program.callee_function(call)
         if callee is not None and callee.is_async and not fn.is_async and not _is_generator(callee):
-            return "coroutine", call.parent
+            coroutine_returns.append(call.parent)
+    # A sync/async facade (``if self.is_async: return self._wait_async()`` then a sync path)
+    # hands out a coroutine only on some paths: a caller on the sync path gets a plain value.
+    if coroutine_returns and len(coroutine_returns) == len(returns):
+        return "coroutine", coroutine_returns[0]
     for node in fn.own_nodes:
         if isinstance(node, ast.Return) and isinstance(node.value, ast.Name):
             if node.value.id in task_locals:
