@@ -458,6 +458,8 @@ def condition_wait_not_in_loop(ctx: RuleContext) -> Iterator[Finding]:
             parents = parents if parents is not None else _statement_parents(fn.node)
             if _timed_wait_then_recheck(call, parents):
                 continue
+            if not call.in_loop and _helper_called_in_rechecking_loops(ctx, fn, call, parents):
+                continue
             if call.in_loop:
                 parents = parents if parents is not None else _statement_parents(fn.node)
                 if _returns_to_loop_check(call, parents):
@@ -493,6 +495,89 @@ def _timed_wait_then_recheck(
     _, block = found
     index = next(i for i, s in enumerate(block) if s is call.stmt)
     return index + 1 < len(block) and isinstance(block[index + 1], ast.If)
+
+
+def _helper_called_in_rechecking_loops(
+    ctx: RuleContext,
+    fn: FunctionFacts,
+    call: CallSite,
+    parents: dict[int, tuple[ast.AST, list[ast.stmt]]],
+) -> bool:
+    """A private helper that only wraps the wait (``_wait_for_change(timeout)``: the wait is the
+    last thing it does), and every call of it in this module sits in a ``while`` loop whose
+    body goes back to the loop's test after recomputing it: the predicate is re-checked one
+    frame up. Other modules do not call a private helper; a call of a same-named method
+    counts (an override of the helper in a subclass is called the same way)."""
+    if not fn.name.startswith("_") or fn.name.startswith("__"):
+        return False
+    if not _ends_function(fn, call.stmt, parents):
+        return False
+    uses = [
+        (caller, site)
+        for caller in ctx.functions()
+        for site in caller.calls
+        if _calls_name(site.node.func, fn.name)
+    ]
+    return bool(uses) and all(_recomputed_loop_test(caller, site) for caller, site in uses)
+
+
+def _calls_name(func: ast.expr, name: str) -> bool:
+    if isinstance(func, ast.Attribute):
+        return func.attr == name
+    return isinstance(func, ast.Name) and func.id == name
+
+
+def _ends_function(
+    fn: FunctionFacts, stmt: ast.stmt, parents: dict[int, tuple[ast.AST, list[ast.stmt]]]
+) -> bool:
+    """Is ``stmt`` the last thing ``fn`` runs (through ``try`` bodies, ``with``, ``if``)?"""
+    current = stmt
+    while True:
+        found = parents.get(id(current))
+        if found is None:
+            return False
+        parent, block = found
+        if block[-1] is not current:
+            return False
+        if parent is fn.node:
+            return True
+        if isinstance(parent, (ast.For, ast.AsyncFor, ast.While)):
+            return False
+        if isinstance(parent, ast.Try) and block is parent.body and parent.orelse:
+            return False
+        if not isinstance(parent, ast.stmt):
+            return False
+        current = parent
+
+
+def _recomputed_loop_test(caller: FunctionFacts, site: CallSite) -> bool:
+    """``while left > 0: await self._wait(left); ...; left = recompute()``: the call is a
+    statement of a ``while`` body that neither leaves the loop (``break``/``return``) nor skips
+    the recomputation, and assigns a name the loop's test reads."""
+    parents = _statement_parents(caller.node)
+    current: ast.stmt = site.stmt
+    while True:
+        found = parents.get(id(current))
+        if found is None:
+            return False
+        parent, block = found
+        if isinstance(parent, ast.While) and block is parent.body:
+            break
+        if not isinstance(parent, (ast.If, ast.Try, ast.With, ast.AsyncWith)):
+            return False
+        current = parent
+    rest = block[block.index(current) + 1 :]
+    if any(isinstance(n, (ast.Break, ast.Return)) for s in rest for n in ast.walk(s)):
+        return False
+    read = {n.id for n in ast.walk(parent.test) if isinstance(n, ast.Name)}
+    read |= {ast.unparse(n) for n in ast.walk(parent.test) if isinstance(n, ast.Attribute)}
+    written: set[str] = set()
+    for stmt in rest:
+        for node in ast.walk(stmt):
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                written |= {ast.unparse(t) for t in targets}
+    return bool(read & written)
 
 
 def _statement_parents(root: ast.AST) -> dict[int, tuple[ast.AST, list[ast.stmt]]]:
