@@ -66,7 +66,10 @@ def _non_blocking_argument(node: ast.Call, callee: str) -> bool:
         value = _argument(node, rule.keyword, rule.position)
         if value is None:
             continue
-        if rule.mentions is not None:
+        if rule.given:
+            if not (isinstance(value, ast.Constant) and value.value is None):
+                return True
+        elif rule.mentions is not None:
             if rule.mentions in ast.unparse(value):
                 return True
         elif isinstance(value, ast.Constant) and value.value == rule.equals:

@@ -23,6 +23,7 @@ from typing import Literal, cast
 
 from .finding import Span
 from .knowledge.primitives import (
+    FILE_OVER_OBJECT,
     KNOWN_CLASSES,
     PRIMITIVES,
     RETURN_TYPES,
@@ -457,6 +458,8 @@ class Scope:
         callee = self.qualify(node.func)
         if callee is None:
             return None
+        if callee in FILE_OVER_OBJECT and _argument_given(node, *FILE_OVER_OBJECT[callee]):
+            return None  # a stream over the caller's object (a buffer): not a file of its own
         return self.returns(callee)
 
     def returns(self, callee: str) -> str | None:
@@ -581,6 +584,16 @@ def build_module_facts(
     builder = _FunctionBuilder(facts)
     builder.build_module(tree, module_scope)
     return facts
+
+
+def _argument_given(node: ast.Call, keyword: str, position: int) -> bool:
+    """Does the call pass this argument, as anything but ``None``?"""
+    value: ast.expr | None = next((k.value for k in node.keywords if k.arg == keyword), None)
+    if value is None and position < len(node.args):
+        value = node.args[position]
+    if value is None or isinstance(value, ast.Starred):
+        return False
+    return not (isinstance(value, ast.Constant) and value.value is None)
 
 
 def _resolve_import_from(module: str, node: ast.ImportFrom, is_package: bool = False) -> str:

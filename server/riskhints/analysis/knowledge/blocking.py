@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .primitives import FILE_OPENING_CALLS, FILE_TYPE
+from .primitives import FILE_OPENING_CALLS, FILE_OVER_OBJECT, FILE_TYPE
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,9 @@ FILE_METHODS = (
 )
 #: Calls that return a file object (their own call blocks too: they open it).
 FILE_OPENERS = FILE_OPENING_CALLS
+#: Calls that return a file object over a descriptor the caller already has: nothing is opened
+#: (``os.fdopen(fd)``), so the call itself does not block; the object's methods still do.
+FILE_WRAPPERS: frozenset[str] = frozenset({"os.fdopen"})
 
 
 def _words(*lines: str) -> list[str]:
@@ -129,7 +132,7 @@ BLOCKING_CALLS: dict[str, BlockingApi] = {
     "os.wait4": _PROC,
     "os.waitid": _PROC,
     # files
-    **dict.fromkeys(FILE_OPENERS, _FILE),
+    **dict.fromkeys((c for c in FILE_OPENERS if c not in FILE_WRAPPERS), _FILE),
     **{f"{FILE_TYPE}.{m}": _FILE for m in FILE_METHODS},
     "os.open": _FILE,
     "os.read": _FILE,
@@ -281,6 +284,7 @@ class NonBlockingArgument:
     position: int | None
     equals: object = None
     mentions: str | None = None
+    given: bool = False  # any value but ``None`` will do (``GzipFile(fileobj=buffer)``)
 
 
 def _no_wait(keyword: str, position: int | None, value: object) -> NonBlockingArgument:
@@ -303,6 +307,12 @@ NON_BLOCKING_ARGUMENTS: dict[str, tuple[NonBlockingArgument, ...]] = {
     "os.wait4": (NonBlockingArgument("options", 1, mentions="WNOHANG"),),
     "os.waitid": (NonBlockingArgument("options", 2, mentions="WNOHANG"),),
     "socket.getaddrinfo": (NonBlockingArgument("flags", 5, mentions="AI_NUMERICHOST"),),
+    # a compressor over a file object the caller already has (an in-memory buffer, a socket
+    # stream) opens nothing; what it blocks on is the writes and reads of that object
+    **{
+        cls: (NonBlockingArgument(keyword, position, given=True),)
+        for cls, (keyword, position) in FILE_OVER_OBJECT.items()
+    },
 }
 
 #: Calls that return a lazy iterator: the I/O happens while it is iterated, not where it is

@@ -124,6 +124,11 @@ FILE_OPENING_CALLS: tuple[str, ...] = (
     "lzma.LZMAFile",
 )
 
+#: File classes that can wrap a file object the caller passes in instead of opening a path:
+#: class -> (keyword, position) of that argument. Given one (``GzipFile(fileobj=buffer)``),
+#: neither the constructor nor the object's reads and writes touch a file of their own.
+FILE_OVER_OBJECT: dict[str, tuple[str, int]] = {"gzip.GzipFile": ("fileobj", 3)}
+
 #: Known return types of functions and methods (callee qualified name -> type).
 RETURN_TYPES: dict[str, str] = {
     "asyncio.get_event_loop": "asyncio.AbstractEventLoop",

@@ -237,7 +237,26 @@ def _opened_here(fn: FunctionFacts, call: CallSite) -> bool:
     if not isinstance(receiver, ast.Name) or isinstance(node, ast.Module):
         return False
     params = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
-    return receiver.id in fn.scope.local_types and receiver.id not in params
+    if receiver.id not in fn.scope.local_types or receiver.id in params:
+        return False
+    return not _wrapped_descriptor(fn, receiver.id)
+
+
+def _wrapped_descriptor(fn: FunctionFacts, name: str) -> bool:
+    """``pipe = os.fdopen(fd)``: the handle came from a call that opens nothing (it is not
+    reported), so its reads and writes are what blocks."""
+    for node in fn.own_nodes:
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
+            value = node.value
+        elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
+            if node.optional_vars.id == name:
+                value = node.context_expr
+        if isinstance(value, ast.Call) and fn.scope.qualify(value.func) in blocking.FILE_WRAPPERS:
+            return True
+    return False
 
 
 _GETTER_DECORATORS = frozenset({"builtins.property", "functools.cached_property"})
