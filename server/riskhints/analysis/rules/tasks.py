@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from ..facts import CallSite, FunctionFacts
 from ..finding import Finding, Severity
 from ..knowledge.primitives import TASK_FACTORIES
+from ..positions import Positions
 from ..summaries import Program, sorted_calls
 from .registry import RuleContext, rule
 
@@ -139,9 +140,23 @@ def _returned_kind(program: Program, fn: FunctionFacts) -> tuple[str, ast.AST] |
         return "coroutine", coroutine_returns[0]
     for node in fn.own_nodes:
         if isinstance(node, ast.Return) and isinstance(node.value, ast.Name):
-            if node.value.id in task_locals:
+            if node.value.id in task_locals and not _kept_besides(program, fn, node.value.id):
                 return "task", node
     return None
+
+
+def _kept_besides(program: Program, fn: FunctionFacts, local: str) -> bool:
+    """``task = create_task(...); self._tasks.add(task); return task``: the function keeps
+    the task itself before handing it out, so a caller that drops it loses nothing."""
+    module = program.module_of(fn)
+    parents = module.parents
+    for node in ast.walk(fn.node):
+        if isinstance(node, ast.Name) and node.id == local and isinstance(node.ctx, ast.Load):
+            if isinstance(parents.get(id(node)), ast.Return):
+                continue
+            if _retains(module.positions, fn, node, parents):
+                return True
+    return False
 
 
 _ENSURE_FUTURE = "asyncio.ensure_future"
@@ -219,7 +234,7 @@ def _dropped_reason(
         return None
     for node in ast.walk(fn.node):  # nested scopes too: a closure may capture the task
         if isinstance(node, ast.Name) and node.id == local and isinstance(node.ctx, ast.Load):
-            if _retains(ctx, fn, node, parents):
+            if _retains(ctx.positions, fn, node, parents):
                 return None
     return f"is kept only in local `{local}`, which dies when `{fn.display}` returns"
 
@@ -241,7 +256,7 @@ def _declared_global(fn: FunctionFacts, name: str) -> bool:
 
 
 def _retains(
-    ctx: RuleContext, fn: FunctionFacts, node: ast.Name, parents: dict[int, ast.AST]
+    positions: Positions, fn: FunctionFacts, node: ast.Name, parents: dict[int, ast.AST]
 ) -> bool:
     """Does this use of the task variable keep (or await) the task, or end its life?"""
     if _in_nested_scope(fn, node, parents):
@@ -264,7 +279,7 @@ def _retains(
             return False
         func = parent.func
         if isinstance(func, ast.Attribute) and func.attr in _LOGGER_METHODS:
-            owner = ctx.positions.segment(func.value).lower()
+            owner = positions.segment(func.value).lower()
             if "log" in owner:
                 return False
         return True
