@@ -18,7 +18,7 @@ Pure functions of the facts; the module's parent map is built on first use.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from .facts import TRY_NODES, CallSite, FunctionFacts, ModuleFacts
 from .knowledge import blocking
@@ -200,14 +200,28 @@ def _future_done(module: ModuleFacts, fn: FunctionFacts, call: CallSite) -> bool
 # -- first use ---------------------------------------------------------------------------------
 
 
-def first_use(module: ModuleFacts, fn: FunctionFacts, call: CallSite) -> str | None:
-    """Why this call runs only once (or only for a local host), in words, else None."""
+#: The function a call node of the function at hand runs, when the program knows it.
+Resolver = Callable[[ast.Call], "FunctionFacts | None"]
+
+
+def first_use(
+    module: ModuleFacts, fn: FunctionFacts, call: CallSite, resolve: Resolver | None = None
+) -> str | None:
+    """Why this call runs only once (or only for a local host), in words, else None.
+
+    With ``resolve``, a memo behind the object's own methods counts too: ``if not
+    sheet.has_source(p): sheet.read(p)`` where ``has_source`` tests ``p in self.sources`` and
+    ``read`` stores into ``self.sources``."""
     child: ast.AST = call.node
     for parent in _ancestors(module, fn, call.node):
         if isinstance(parent, ast.If) and any(child is s for s in parent.body):
             memo = _memo_checked(fn, parent.test)
             if memo is not None and _assigns(parent.body, memo):
                 return f"`{memo}` keeps the result after the first call"
+            if resolve is not None:
+                memo = _memo_behind_methods(fn, parent.test, parent.body, resolve)
+                if memo is not None:
+                    return f"`{memo}` keeps the result after the first call"
             if _local_host_test(parent.test):
                 return "it runs only for a local host"
         if isinstance(parent, ast.ExceptHandler) and _handler_catches(fn, parent, _MISS_ERRORS):
@@ -248,6 +262,74 @@ def _memo_checked(fn: FunctionFacts, test: ast.expr) -> str | None:
     if target is None or not _persistent(fn, target):
         return None
     return ast.unparse(target)
+
+
+def _memo_behind_methods(
+    fn: FunctionFacts, test: ast.expr, body: list[ast.stmt], resolve: Resolver
+) -> str | None:
+    """``if not obj.has(key): obj.load(key)``: ``has`` returns a membership test on one of
+    ``obj``'s attributes, and a method of ``obj`` called in the body writes that attribute."""
+    if not (isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)):
+        return None
+    check = test.operand
+    if not (isinstance(check, ast.Call) and isinstance(check.func, ast.Attribute)):
+        return None
+    receiver = ast.unparse(check.func.value)
+    if not _persistent(fn, check.func.value) and not _is_self(fn, check.func.value):
+        return None
+    predicate = resolve(check)
+    attribute = _membership_attribute(predicate) if predicate is not None else None
+    if attribute is None:
+        return None
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and ast.unparse(node.func.value) == receiver
+            ):
+                writer = resolve(node)
+                if writer is not None and _writes_own_attribute(writer, attribute):
+                    return f"{receiver}.{attribute}"
+    return None
+
+
+def _is_self(fn: FunctionFacts, node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and node.id in ("self", fn.scope.self_name)
+
+
+def _membership_attribute(predicate: FunctionFacts) -> str | None:
+    """``return key in self.sources`` (the whole body, after a docstring): ``sources``."""
+    node = predicate.node
+    if isinstance(node, ast.Module) or predicate.scope.self_name is None:
+        return None
+    body = [
+        s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+    ]
+    if len(body) != 1 or not isinstance(body[0], ast.Return):
+        return None
+    value = body[0].value
+    if not (isinstance(value, ast.Compare) and len(value.ops) == 1):
+        return None
+    if not isinstance(value.ops[0], ast.In):
+        return None
+    container = value.comparators[0]
+    if (
+        isinstance(container, ast.Attribute)
+        and isinstance(container.value, ast.Name)
+        and container.value.id == predicate.scope.self_name
+    ):
+        return container.attr
+    return None
+
+
+def _writes_own_attribute(writer: FunctionFacts, attribute: str) -> bool:
+    """Does the method store into ``self.<attribute>`` (an item, or the whole attribute)?"""
+    self_name = writer.scope.self_name
+    if self_name is None:
+        return False
+    memo = f"{self_name}.{attribute}"
+    return _assigns([s for s in getattr(writer.node, "body", [])], memo)
 
 
 def _persistent(fn: FunctionFacts, node: ast.expr) -> bool:

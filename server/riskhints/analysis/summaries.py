@@ -165,6 +165,15 @@ class Program:
             return None
         return fn
 
+    def resolver(self, fn: FunctionFacts) -> Callable[[ast.Call], FunctionFacts | None]:
+        """The function each call node of ``fn`` runs, when we can be sure of it."""
+
+        def resolve(node: ast.Call) -> FunctionFacts | None:
+            site = next((c for c in fn.calls if c.node is node), None)
+            return self.callee_function(site) if site is not None else None
+
+        return resolve
+
     def initializer(self, call: CallSite) -> FunctionFacts | None:
         """``Client(...)`` runs ``Client.__init__`` (or an inherited one) on the caller's thread.
 
@@ -366,7 +375,7 @@ class Program:
             reach = self._reach_through(fn, call)
             if reach is None:
                 continue
-            once = reach.first_use or first_use(module, fn, call)
+            once = reach.first_use or first_use(module, fn, call, self.resolver(fn))
             if once is None:
                 result = reach
                 break

@@ -131,7 +131,7 @@ def blocking_call_in_async(ctx: RuleContext) -> Iterator[Finding]:
             api = ctx.program.blocking_api(call, fn)
             if api is None or _opened_here(fn, call) or _offloaded_elsewhere(fn, call):
                 continue
-            once = first_use(ctx.module, fn, call)
+            once = first_use(ctx.module, fn, call, ctx.program.resolver(fn))
             yield ctx.finding(
                 BLOCKING_CALL,
                 call.span,
@@ -313,7 +313,11 @@ def blocking_call_via_helper(ctx: RuleContext) -> Iterator[Finding]:
                 continue  # it waits for this very loop: RH103 says so, more precisely
             depth = len(reach.chain)
             down = f" ({depth} calls down)" if depth > 1 else ""
-            once = reach.first_use or memoised(callee) or first_use(ctx.module, fn, call)
+            once = (
+                reach.first_use
+                or memoised(callee)
+                or first_use(ctx.module, fn, call, ctx.program.resolver(fn))
+            )
             subject = (
                 f"reading `{call.text}` (a property)"
                 if _is_getter(callee)
