@@ -50,7 +50,9 @@ def acquire_without_release(ctx: RuleContext) -> Iterator[Finding]:
             if op.form != "acquire" or op.released_on_all_paths:
                 continue
             helpers = _releasing_helpers(ctx.program, fn, op.lock)
-            if not (_releases_itself(fn, op.lock) or helpers) or _released_by_handler(fn, op):
+            if not (_releases_itself(fn, op.lock) or helpers) or _released_by_handler(
+                fn, op, helpers
+            ):
                 continue
             if _released_only_to_leave(fn, op.lock) or _helper_in_finally(fn, op, helpers):
                 continue
@@ -87,9 +89,11 @@ def _releases_itself(fn: FunctionFacts, lock: LockRef) -> bool:
     return any(_is_release_of(fn, call.node, lock) for call in fn.calls)
 
 
-def _released_by_handler(fn: FunctionFacts, op: LockOp) -> bool:
+def _released_by_handler(fn: FunctionFacts, op: LockOp, helpers: set[str]) -> bool:
     """``acquire()`` then ``try: ... except BaseException: release(); raise``: the exception
-    paths give the lock back, the success path releases (or hands it to a callback) after."""
+    paths give the lock back, the success path releases (or hands it to a callback) after.
+    The release may be a helper's (``except (Exception, CancelledError): self.close();
+    raise`` where ``close()`` releases: a lock held for a connection's lifetime)."""
     if isinstance(op.stmt, ast.If):
         following = op.stmt.body[:1]
     else:
@@ -101,7 +105,10 @@ def _released_by_handler(fn: FunctionFacts, op: LockOp) -> bool:
             if not _catches_everything(fn, handler.type):
                 continue
             releases = any(
-                _is_release_of(fn, n, op.lock) for s in handler.body for n in ast.walk(s)
+                _is_release_of(fn, n, op.lock)
+                or (isinstance(n, ast.Call) and fn.scope.qualify(n.func) in helpers)
+                for s in handler.body
+                for n in ast.walk(s)
             )
             reraises = any(isinstance(s, ast.Raise) for s in handler.body)
             if releases and reraises:
@@ -145,11 +152,21 @@ def _blocks(region: list[ast.stmt], in_handler: bool) -> Iterator[tuple[list[ast
             yield from _blocks(handler.body, True)
 
 
+_CANCELLATIONS = frozenset({"asyncio.CancelledError", "asyncio.exceptions.CancelledError"})
+
+
 def _catches_everything(fn: FunctionFacts, kind: ast.expr | None) -> bool:
+    """A bare ``except:``, ``BaseException``, ``Exception`` in sync code, or ``(Exception,
+    CancelledError)`` in async code (what can reach the handler between two awaits)."""
     if kind is None:
         return True
-    name = fn.scope.qualify(kind)
-    return name == "builtins.BaseException" or (name == "builtins.Exception" and not fn.is_async)
+    kinds = kind.elts if isinstance(kind, ast.Tuple) else [kind]
+    names = {fn.scope.qualify(k) for k in kinds}
+    if "builtins.BaseException" in names:
+        return True
+    if "builtins.Exception" not in names:
+        return False
+    return not fn.is_async or bool(names & _CANCELLATIONS)
 
 
 def _next_statement(root: ast.AST, stmt: ast.stmt) -> list[ast.stmt]:
