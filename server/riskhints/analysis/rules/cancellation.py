@@ -274,17 +274,33 @@ def _task_bodies(program: Program) -> frozenset[str]:
     def compute() -> frozenset[str]:
         started: set[str] = set()
         other: set[str] = set()
+        # ``create_task(sub._state.watch())`` on a receiver we cannot type: the method name
+        started_names: set[str] = set()
+        other_names: set[str] = set()
         for fn in program.iter_functions():
             for call in fn.calls:
+                parent = call.parent
+                starts = isinstance(parent, ast.Call) and _starts_task(fn, parent)
                 target = program.callee_function(call)
+                func = call.node.func
+                if target is None and isinstance(func, ast.Attribute):
+                    (started_names if starts else other_names).add(func.attr)
+                    continue
                 if target is None or not target.is_async:
                     continue
-                parent = call.parent
-                if isinstance(parent, ast.Call) and _starts_task(fn, parent):
+                if starts:
                     started.add(target.qualname)
                 else:
                     other.add(target.qualname)
-        return frozenset(started - other)
+                    other_names.add(target.name)
+        by_name = {
+            fn.qualname
+            for fn in program.iter_functions()
+            if fn.is_async
+            and fn.class_qualname is not None
+            and fn.name in started_names - other_names
+        }
+        return frozenset((started | by_name) - other)
 
     return program.memoized("cancellation.task_bodies", compute)
 
