@@ -99,6 +99,8 @@ def swallowed_cancellation(ctx: RuleContext) -> Iterator[Finding]:
                 handler = _first_cancellation_handler(fn, node)
                 if handler is None or _reraises(handler) or _hands_on(ctx, fn, handler):
                     continue
+                if _trio_redelivers(ctx, fn, handler):
+                    continue
                 caught = _catches_cancellation(fn, handler) or "except"
                 if own_tasks:
                     if not _in_cleanup(ctx, fn, node) and not _checks_cancelling(handler):
@@ -322,6 +324,8 @@ def _hands_on(ctx: RuleContext, fn: FunctionFacts, handler: ast.ExceptHandler) -
             target = ctx.program.function(fn.scope.qualify(node.func))
             if target is not None and _always_raises(target):
                 return True
+            if target is None and _raising_helper_of(node, handler.name):
+                return True
             func = node.func
             if (
                 handler.name
@@ -335,7 +339,56 @@ def _hands_on(ctx: RuleContext, fn: FunctionFacts, handler: ast.ExceptHandler) -
                 for target_node in stmt.targets:
                     if _raised_elsewhere(ctx, fn, ast.unparse(target_node)):
                         return True
+                    if isinstance(target_node, ast.Name) and _raised_later(
+                        fn, handler, target_node.id
+                    ):
+                        return True
     return False
+
+
+def _raised_later(fn: FunctionFacts, handler: ast.ExceptHandler, local: str) -> bool:
+    """``except CancelledError as e: cancelled = e`` ... ``if cancelled: raise cancelled``:
+    the handler keeps the exception in a local that the function raises after its clean-up."""
+    inside = {id(n) for stmt in handler.body for n in ast.walk(stmt)}
+    return any(
+        isinstance(node, ast.Raise)
+        and id(node) not in inside
+        and isinstance(node.exc, ast.Name)
+        and node.exc.id == local
+        for node in fn.own_nodes
+    )
+
+
+def _trio_redelivers(ctx: RuleContext, fn: FunctionFacts, handler: ast.ExceptHandler) -> bool:
+    """Trio's cancellation is level-triggered: inside a cancelled scope every checkpoint raises
+    ``Cancelled`` again. A handler of trio code that awaits before it leaves (``await
+    trio.aclose_forcefully(stream)``) gets the cancellation back at that await, so what comes
+    after it (``raise AssertionError(...)``, a ``return``) never runs on cancellation. Only in
+    modules that use trio and not asyncio (whose cancellation is delivered once)."""
+    imported = {target.partition(".")[0] for target in ctx.module.imports.values()}
+    if "trio" not in imported or "asyncio" in imported:
+        return False
+    for stmt in handler.body:
+        if any(isinstance(n, ast.Await) for n in own_nodes(stmt)):
+            return True
+        if isinstance(stmt, (ast.Return, ast.Raise, ast.Break, ast.Continue)):
+            return False
+    return False
+
+
+#: Name prefixes of helpers that raise the exception they are given (``reraise(exc)``,
+#: ``raise_single_exception_from_group(group)``): an exception handed to one comes back out.
+_RAISING_HELPER_PREFIXES = ("raise_", "_raise_", "reraise", "_reraise")
+
+
+def _raising_helper_of(call: ast.Call, name: str | None) -> bool:
+    func = call.func
+    called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return (
+        name is not None
+        and called.startswith(_RAISING_HELPER_PREFIXES)
+        and any(isinstance(a, ast.Name) and a.id == name for a in call.args)
+    )
 
 
 def _always_raises(fn: FunctionFacts) -> bool:
