@@ -54,7 +54,112 @@ def non_blocking_here(module: ModuleFacts, fn: FunctionFacts, call: CallSite) ->
         return not _iterated_here(module, fn, call.node)
     if callee in _FUTURE_READS:
         return _future_done(module, fn, call)
+    if callee in _QUEUE_PUTS:
+        return _unbounded_queue(module, fn, call)
+    if callee in _QUEUE_GETS:
+        return _polled_not_empty(module, fn, call)
     return False
+
+
+# -- thread queues -------------------------------------------------------------------------
+
+_QUEUE_CLASSES = frozenset(
+    f"queue.{name}" for name in ("Queue", "LifoQueue", "PriorityQueue", "SimpleQueue")
+)
+_QUEUE_PUTS = frozenset(f"{q}.put" for q in _QUEUE_CLASSES)
+_QUEUE_GETS = frozenset(f"{q}.get" for q in _QUEUE_CLASSES)
+
+
+def has_capacity(node: ast.Call) -> bool:
+    """``Queue(100)`` / ``Queue(maxsize=n)``: a bounded queue (``maxsize=0`` is unbounded)."""
+    size: ast.expr | None = node.args[0] if node.args else None
+    for keyword in node.keywords:
+        if keyword.arg == "maxsize":
+            size = keyword.value
+    if size is None:
+        return False
+    return not (isinstance(size, ast.Constant) and size.value in (0, None))
+
+
+def _unbounded_queue(module: ModuleFacts, fn: FunctionFacts, call: CallSite) -> bool:
+    """``put()`` on a queue every construction of which (``self._jobs = queue.Queue()``, in
+    this function or another method of the class) has no ``maxsize``: it never waits."""
+    func = call.node.func
+    if not isinstance(func, ast.Attribute):
+        return False
+    receiver = ast.unparse(func.value)
+    owner = _method_owning(module, fn, receiver.partition(".")[0])
+    nodes = [*_related_nodes(module, owner, receiver), *(fn.own_nodes if owner is not fn else ())]
+    built = [
+        value
+        for node in nodes
+        for value in _values_bound_to(node, receiver)
+        if not (isinstance(value, ast.Constant) and value.value is None)
+    ]
+    return bool(built) and all(
+        isinstance(value, ast.Call)
+        and fn.scope.qualify(value.func) in _QUEUE_CLASSES
+        and not has_capacity(value)
+        for value in built
+    )
+
+
+def _method_owning(module: ModuleFacts, fn: FunctionFacts, name: str) -> FunctionFacts:
+    """The method whose ``self`` is ``name``: ``fn``, or the method a nested function (an ASGI
+    ``send`` callback defined inside it) closes over."""
+    owner = fn
+    while owner.scope.self_name != name and owner.parent is not None:
+        parent = next((f for f in module.iter_functions() if f.qualname == owner.parent), None)
+        if parent is None:
+            return fn
+        owner = parent
+    return owner if owner.scope.self_name == name else fn
+
+
+def _values_bound_to(node: ast.AST, receiver: str) -> Iterator[ast.expr]:
+    wanted = _strip_self(receiver)
+    if isinstance(node, ast.Assign):
+        if any(_strip_self(ast.unparse(t)) == wanted for t in node.targets):
+            yield node.value
+    elif isinstance(node, ast.AnnAssign) and node.value is not None:
+        if _strip_self(ast.unparse(node.target)) == wanted:
+            yield node.value
+
+
+def _polled_not_empty(module: ModuleFacts, fn: FunctionFacts, call: CallSite) -> bool:
+    """``while q.empty(): await asyncio.sleep(0)`` right before ``q.get()``, or ``q.get()``
+    under ``if not q.empty():``: the consumer waited on the loop (or checked) for an item, so
+    the get takes it at once (with one consumer, as such polling code has)."""
+    func = call.node.func
+    if not isinstance(func, ast.Attribute):
+        return False
+    empty = f"{ast.unparse(func.value)}.empty()"
+    for parent in _ancestors(module, fn, call.node):
+        if isinstance(parent, ast.If) and ast.unparse(parent.test) == f"not {empty}":
+            return True
+    stmt = call.stmt
+    block = _block_of(module, stmt)
+    if block is None:
+        return False
+    index = next(i for i, s in enumerate(block) if s is stmt)
+    previous = block[index - 1] if index else None
+    return (
+        isinstance(previous, ast.While)
+        and ast.unparse(previous.test) == empty
+        and any(isinstance(n, ast.Await) for n in ast.walk(previous))
+    )
+
+
+def _block_of(module: ModuleFacts, stmt: ast.stmt) -> list[ast.stmt] | None:
+    parent = module.parents.get(id(stmt))
+    for name in ("body", "orelse", "finalbody"):
+        block = getattr(parent, name, None)
+        if isinstance(block, list) and any(s is stmt for s in block):
+            return block
+    for handler in getattr(parent, "handlers", ()):
+        if any(s is stmt for s in handler.body):
+            return list(handler.body)
+    return None
 
 
 def _non_blocking_argument(node: ast.Call, callee: str) -> bool:

@@ -8,6 +8,7 @@ import ast
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from ..blocking_context import has_capacity
 from ..facts import CallSite, FunctionFacts, Held, LockOp, LockRef
 from ..finding import Evidence, Finding, Severity, Span
 from ..knowledge.primitives import primitive
@@ -756,7 +757,7 @@ class _WaitFinder:
             if name is not None:
                 self._done_callbacks.add(name)
         prim = primitive(call.callee)
-        if prim is None or prim.family != "queue" or not _has_capacity(node):
+        if prim is None or prim.family != "queue" or not has_capacity(node):
             return
         target = _assigned_target(call)
         key = fn.scope.storage_key(target) if target is not None else None
@@ -832,17 +833,6 @@ def _assigned_target(call: CallSite) -> ast.expr | None:
     if isinstance(parent, ast.AnnAssign) and call.usage == "assigned":
         return parent.target
     return None
-
-
-def _has_capacity(node: ast.Call) -> bool:
-    """``Queue(100)`` / ``Queue(maxsize=n)``: a bounded queue (``maxsize=0`` is unbounded)."""
-    size: ast.expr | None = node.args[0] if node.args else None
-    for keyword in node.keywords:
-        if keyword.arg == "maxsize":
-            size = keyword.value
-    if size is None:
-        return False
-    return not (isinstance(size, ast.Constant) and size.value in (0, None))
 
 
 @rule(
