@@ -224,7 +224,50 @@ def _race_on_path(
         return None
     if _is_teardown(write, state, awaits):
         return None
+    if _ownership_test(fn, check) and all(_acquires_async_lock(fn, a) for a in awaits):
+        return None
     return Race(state, check, awaits[0], write)
+
+
+_CURRENT_TASK = frozenset({"asyncio.current_task", "asyncio.tasks.current_task"})
+
+
+def _ownership_test(fn: FunctionFacts, check: ast.expr) -> bool:
+    """``if self._owner is not task:`` with ``task = asyncio.current_task()``: a re-entrant
+    lock asking whether the running task holds it. No other task can make the state name *this*
+    task, so the answer cannot go stale while the task waits for the inner lock."""
+    tasks = {
+        target.id
+        for node in fn.own_nodes
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Call)
+        and fn.scope.qualify(node.value.func) in _CURRENT_TASK
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+    def is_current(node: ast.expr) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in tasks
+        return isinstance(node, ast.Call) and fn.scope.qualify(node.func) in _CURRENT_TASK
+
+    return any(
+        isinstance(node, ast.Compare)
+        and isinstance(node.ops[0], (ast.Is, ast.IsNot, ast.Eq, ast.NotEq))
+        and (is_current(node.left) or any(is_current(c) for c in node.comparators))
+        for node in ast.walk(check)
+    )
+
+
+def _acquires_async_lock(fn: FunctionFacts, point: ast.AST) -> bool:
+    """``await self._lock.acquire()`` on an asyncio lock: the write after it runs holding it."""
+    if not isinstance(point, ast.Await) or not isinstance(point.value, ast.Call):
+        return False
+    func = point.value.func
+    if not isinstance(func, ast.Attribute) or func.attr != "acquire":
+        return False
+    lock = fn.scope.lock_ref(func.value)
+    return lock is not None and lock.primitive.flavor == "async"
 
 
 def _declared_globals(fn: FunctionFacts) -> set[str]:
