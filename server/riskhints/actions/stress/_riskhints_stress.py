@@ -1,4 +1,4 @@
-"""Stress harness shared by the tests riskhints generates (riskhints-stress-harness: 3).
+"""Stress harness shared by the tests riskhints generates (riskhints-stress-harness: 4).
 
 riskhints wrote this file once into the stress folder; the `test_stress_*.py` files beside it
 import it. It needs only pytest and the standard library. A test builds a `Stress` run, which
@@ -41,11 +41,13 @@ import contextlib
 import functools
 import gc
 import importlib
+import importlib.util
 import inspect
 import io
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import sysconfig
@@ -62,7 +64,7 @@ from typing import Any
 
 import pytest
 
-HARNESS_VERSION = 3
+HARNESS_VERSION = 4
 SEED_ENV = "RISKHINTS_STRESS_SEED"
 DEFAULT_SEED = 1
 CALLS = 8  # concurrent calls of one test
@@ -292,6 +294,7 @@ class Stress:
         # earlier test) must not decide the outcome.
         sys.modules.pop(self.module_name, None)
         try:
+            _configure_django(self)
             self.target = importlib.import_module(self.module_name)
         except BaseException as error:  # noqa: B036 - any failure to import is the skip reason
             self.__exit__(None, None, None)
@@ -432,6 +435,8 @@ class Stress:
                 if name in loop_cls.__dict__:
                     self.patch(loop_cls, name, _refuse_async(name))
         self.patch(subprocess.Popen, "__init__", _fake_popen_init)
+        if not getattr(json.JSONEncoder.default, "__riskhints_guard__", False):
+            self.patch(json.JSONEncoder, "default", _json_default(json.JSONEncoder.default))
         for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "execv", "execve"):
             if hasattr(os, name):
                 self.patch(os, name, _refuse(f"os.{name}"))
@@ -467,11 +472,21 @@ class Stress:
                 self.watch_locks(loaded)  # locks the package shares between its modules
         self.watch_locks(self.target)
         for value in list(vars(self.target).values()):
-            defined_here = getattr(type(value), "__module__", None) == self.target.__name__
             if isinstance(value, type) and value.__module__ == self.target.__name__:
                 self.watch_locks(value)  # class attributes
-            elif defined_here and hasattr(value, "__dict__"):
+            elif self._project_type(type(value)) and hasattr(value, "__dict__"):
                 self.watch_locks(value)  # a module-level instance (a singleton service)
+
+    def _project_type(self, cls: type) -> bool:
+        """A class of the project (its module is a file of the workspace, not a library's)."""
+        module = sys.modules.get(getattr(cls, "__module__", "") or "")
+        filename = getattr(module, "__file__", None) or ""
+        root = str(self.root) + os.sep
+        return (
+            filename.startswith(root)
+            and "-packages" not in filename
+            and not filename.startswith(str(self.stress_dir) + os.sep)
+        )
 
     def is_loop_thread(self) -> bool:
         return self.loop_thread_id is not None and threading.get_ident() == self.loop_thread_id
@@ -659,6 +674,29 @@ class Stress:
         with app.test_client() as client:
             return client.open(path, method=method, **kwargs).status_code
 
+    def aiohttp_request(self, app: Any, method: str, path: str) -> Any:
+        """One request to an aiohttp application through its router and middlewares, built by
+        aiohttp's test utilities (no server, no socket); the app's startup hooks (on_startup,
+        cleanup_ctx) run once per event loop, before the first request."""
+        return _aiohttp_request(self, app, method, path)
+
+    def django_request(self, view: Any, method: str, path: str, **kwargs: Any) -> Any:
+        """A Django view called with a request from ``RequestFactory``; an async view returns
+        its coroutine (the driver awaits it)."""
+        from django.test import RequestFactory
+
+        request = RequestFactory().generic(method, path)
+        return view(request, **kwargs)
+
+    def celery_task(self, task: Any, *args: Any, **kwargs: Any) -> Any:
+        """A Celery task applied eagerly in the calling thread (no broker, no worker); its
+        exception, if any, is raised."""
+        conf = task.app.conf
+        if not conf.task_always_eager:
+            self.patch(conf, "task_always_eager", True)  # tasks it sends run eagerly too
+            self.patch(conf, "task_eager_propagates", True)
+        return task.apply(args=args, kwargs=kwargs, throw=True).get(disable_sync_subtasks=False)
+
     # oracles -----------------------------------------------------------------------------------
 
     def _fail(self, what: str, outcome: Outcome | None, extra: str = "") -> None:
@@ -713,6 +751,14 @@ class Stress:
         self.expect_loop_not_blocked(*calls, count=count)
 
     def _runtime_errors_on_loop(self, outcome: Outcome) -> None:
+        for error in outcome.errors:
+            if "SynchronousOnlyOperation" in error:
+                self._fail(
+                    "event loop blocked: Django's sync ORM was called on the event loop's thread "
+                    "(Django refused it with SynchronousOnlyOperation; each query would block "
+                    "every task):\n" + error,
+                    None,
+                )
         words = (
             "cannot be called from a running event loop",
             "already running",
@@ -990,7 +1036,18 @@ def _measure(value: Any) -> float | None:
 
 
 def _dedupe(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(items))
+    """One report per kind of hazard: the same message and stack seen in other tasks or
+    threads is counted, not repeated."""
+    groups: dict[str, list[str]] = {}
+    for item in items:
+        key = re.sub(r"\b(thread|task) [\w.-]+", r"\1", item)
+        groups.setdefault(key, []).append(item)
+    shown = []
+    for same in groups.values():
+        more = len(same) - 1
+        suffix = f"(and {more} more time{'s' if more > 1 else ''} in other calls)\n" if more else ""
+        shown.append(same[0] + suffix)
+    return shown
 
 
 # -- guarded blocking APIs -----------------------------------------------------------------------
@@ -1308,6 +1365,19 @@ def _fake_popen_init(self: Any, args: Any = (), *rest: Any, **kwargs: Any) -> No
     self._communication_started = False
     self._child_created = False
     self._closed_child_pipe_fds = True
+
+
+def _json_default(original: Any) -> Any:
+    """A fake in a JSON response is written as its name (a view returning what a faked
+    collaborator gave it must not fail for that)."""
+
+    def default(encoder: Any, value: Any) -> Any:
+        if isinstance(value, Fake):
+            return repr(value)
+        return original(encoder, value)
+
+    default.__riskhints_guard__ = True  # type: ignore[attr-defined]
+    return default
 
 
 def _refuse(name: str) -> Callable[..., Any]:
@@ -2169,6 +2239,79 @@ async def _asgi_request(
     if code >= 500:
         raise AssertionError(f"{method} {path} answered {code}")
     return code
+
+
+_AIOHTTP_STARTED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+async def _aiohttp_request(run: Stress, app: Any, method: str, path: str) -> int:
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    if app is None:
+        raise AssertionError("no aiohttp application to send the request to")
+    loop = asyncio.get_running_loop()
+    started = _AIOHTTP_STARTED.get(loop)
+    if started is None:
+        started = _AIOHTTP_STARTED[loop] = {}
+    if id(app) not in started:
+
+        async def startup() -> None:
+            app.freeze()
+            await app.startup()
+
+        started[id(app)] = asyncio.ensure_future(startup())
+    await asyncio.shield(started[id(app)])
+    request = make_mocked_request(method, path, app=app)
+    try:
+        response = await app._handle(request)
+    except web.HTTPException as error:
+        response = error
+    status = int(response.status)
+    if status >= 500:
+        raise AssertionError(f"{method} {path} answered {status}")
+    return status
+
+
+def _configure_django(run: Stress) -> None:
+    """A project module that imports Django gets a minimal configuration when the project
+    gives none (DJANGO_SETTINGS_MODULE unset): a database file inside ``tmp_path``."""
+    if os.environ.get("DJANGO_SETTINGS_MODULE"):
+        return
+    try:
+        spec = importlib.util.find_spec(run.module_name)
+    except (ImportError, ValueError):
+        return
+    origin = getattr(spec, "origin", None)
+    if not origin or not origin.endswith(".py"):
+        return
+    with _real_open(origin, encoding="utf-8", errors="replace") as handle:
+        source = handle.read()
+    if not any(
+        line.lstrip().startswith(("import django", "from django")) for line in source.splitlines()
+    ):
+        return
+    try:
+        import django
+        from django.conf import settings
+    except ImportError:
+        return
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False,
+            SECRET_KEY="riskhints-stress",
+            ALLOWED_HOSTS=["*"],
+            ROOT_URLCONF=None,
+            INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
+            DATABASES={
+                "default": {
+                    "ENGINE": "django.db.backends.sqlite3",
+                    "NAME": str(run.tmp_path / "stress.sqlite3"),
+                }
+            },
+            USE_TZ=True,
+        )
+        django.setup()
 
 
 # -- stacks --------------------------------------------------------------------------------------

@@ -52,9 +52,13 @@ def call_of(parts: TestParts, module: Module, plan: Plan, target: Target) -> str
             f'{variable} = target.{target.name}(stress.fake_function("decorated", is_async={kind}))'
         )
         return f"lambda: {variable}()"
-    route = _route(module, target)
+    route = _route(module, target) or _registered_route(module, target)
     if route is not None:
         return _route_call(parts, module, plan, target, *route)
+    if target.is_celery_task:
+        return _celery_call(parts, module, target)
+    if _is_django_view(module, target):
+        return _django_call(parts, module, target)
     owner = _owner(parts, module, target)
     bound = target.binding in ("method", "classmethod")
     arguments = infer_arguments(module, target.node, skip_first=bound, cls=target.cls)
@@ -138,6 +142,10 @@ def _route(module: Module, target: Target) -> tuple[str, str, str, str] | None:
             continue
         verb = decorator.func.attr
         path = decorator.args[0] if decorator.args else None
+        if verb == "route" and module.apps[owner.id] == "aiohttp_routes":
+            method_arg, path = (decorator.args + [None, None])[:2]  # route("GET", "/path")
+            if isinstance(method_arg, ast.Constant) and isinstance(method_arg.value, str):
+                verb = method_arg.value.lower()
         if not (isinstance(path, ast.Constant) and isinstance(path.value, str)):
             continue
         prefix = module.prefixes.get(owner.id, "")
@@ -196,6 +204,8 @@ def _route_call(
         value = infer_value(module, param.annotation, param.arg, 0)
         if value is not None and _literal(value) is not None:
             query.append(f'"{param.arg}": {value}')
+    if kind.startswith("aiohttp"):
+        return _aiohttp_call(parts, module, app, kind, method, url)
     if kind in ("flask", "blueprint"):
         setup = f"app = target.{app}"
         if kind == "blueprint":
@@ -213,6 +223,121 @@ def _route_call(
         parts.setup.insert(0, f"app = target.{app}")
     extra = f", query={{{', '.join(query)}}}" if query else ""
     return f'lambda: stress.request(app, "{method}", "{escape(url)}"{extra})'
+
+
+def _registered_route(module: Module, target: Target) -> tuple[str, str, str, str] | None:
+    """(app or "", "aiohttp", HTTP method, path) of a handler the module registers by name:
+    ``app.router.add_get("/path", handler)``, ``web.get("/path", handler)``,
+    ``add_route("GET", "/path", handler)``."""
+    if target.cls is not None or not module.uses("aiohttp"):
+        return None
+    for node in ast.walk(module.tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        verb = node.func.attr
+        args = list(node.args)
+        if verb == "add_route" and len(args) >= 3:
+            method_arg, args = args[0], args[1:]
+            if not (isinstance(method_arg, ast.Constant) and isinstance(method_arg.value, str)):
+                continue
+            verb = method_arg.value.lower()
+        elif verb.startswith("add_"):
+            verb = verb[len("add_") :]
+        elif dotted(node.func.value) not in ("web", "aiohttp.web"):
+            continue
+        if verb not in _HTTP_METHODS or len(args) < 2:
+            continue
+        path, handler = args[0], args[1]
+        if (
+            isinstance(path, ast.Constant)
+            and isinstance(path.value, str)
+            and isinstance(handler, ast.Name)
+            and handler.id == target.name
+        ):
+            owner = node.func.value
+            while isinstance(owner, ast.Attribute):  # app.router.add_get -> app
+                owner = owner.value
+            name = owner.id if isinstance(owner, ast.Name) and owner.id in module.apps else ""
+            return name, "aiohttp", verb.upper(), path.value
+    return None
+
+
+def _aiohttp_call(
+    parts: TestParts, module: Module, app: str, kind: str, method: str, url: str
+) -> str:
+    """An aiohttp handler through its application (startup hooks and middlewares run), with a
+    request from aiohttp's test utilities: no server, no socket."""
+    apps = [name for name, found in module.apps.items() if found == "aiohttp"]
+    factory = _app_factory(module)
+    if apps:
+        setup = [f"app = target.{apps[0]}"]
+    elif factory is not None:
+        setup = [f"app = target.{factory}()"]
+    elif kind == "aiohttp_routes":
+        setup = [
+            "from aiohttp import web  # the route table is served by an app of its own",
+            "app = web.Application()",
+            f"app.add_routes(target.{app})",
+        ]
+    else:
+        setup = ["app = None  # no application found: the handler gets a bare request"]
+    parts.setup[:0] = setup
+    return f'lambda: stress.aiohttp_request(app, "{method}", "{escape(url)}")'
+
+
+def _app_factory(module: Module) -> str | None:
+    """A function of the module without required parameters that builds the aiohttp app."""
+    for name, node in module.functions.items():
+        required = len(node.args.args) - len(node.args.defaults)
+        if required == 0 and any(
+            isinstance(child, ast.Call) and (dotted(child.func) or "").endswith("Application")
+            for child in ast.walk(node)
+        ):
+            return name
+    return None
+
+
+def _celery_call(parts: TestParts, module: Module, target: Target) -> str:
+    """A Celery task applied eagerly, in the calling thread (no broker, no worker)."""
+    bound = any(
+        isinstance(d, ast.Call)
+        and any(k.arg == "bind" and getattr(k.value, "value", False) is True for k in d.keywords)
+        for d in target.node.decorator_list
+    )
+    arguments = infer_arguments(module, target.node, skip_first=bound)
+    passed = _arguments(parts, target, arguments)
+    return f"lambda: stress.celery_task(target.{target.name}{', ' if passed else ''}{passed})"
+
+
+def _is_django_view(module: Module, target: Target) -> bool:
+    params = target.node.args.args
+    return (
+        target.cls is None
+        and module.uses("django")
+        and bool(params)
+        and params[0].arg in ("request", "req")
+    )
+
+
+def _django_call(parts: TestParts, module: Module, target: Target) -> str:
+    """A Django view called with a request from ``RequestFactory`` (settings configured by the
+    harness when the project has none)."""
+    method = "GET"
+    for decorator in target.node.decorator_list:
+        name = (dotted(decorator) or "").rsplit(".", 1)[-1]
+        if name == "require_POST":
+            method = "POST"
+        elif name == "require_http_methods" and isinstance(decorator, ast.Call):
+            allowed = decorator.args[0] if decorator.args else None
+            if isinstance(allowed, (ast.List, ast.Tuple)) and allowed.elts:
+                first = allowed.elts[0]
+                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                    method = first.value.upper()
+    arguments = infer_arguments(module, target.node, skip_first=True)
+    passed = _arguments(parts, target, arguments)
+    path = f"/{target.name.strip('_')}/"
+    extra = f", {passed}" if passed else ""
+    return f'lambda: stress.django_request(target.{target.name}, "{method}", "{path}"{extra})'
 
 
 def _dependency(default: ast.expr | None) -> str | None:

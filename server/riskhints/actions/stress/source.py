@@ -22,7 +22,10 @@ APP_FACTORIES = {
     "Starlette": "starlette",
     "Flask": "flask",
     "Blueprint": "blueprint",
+    "Application": "aiohttp",
+    "RouteTableDef": "aiohttp_routes",
 }
+TASK_DECORATORS = ("task", "shared_task")
 CONTEXT_DECORATORS = ("contextmanager", "asynccontextmanager")
 
 
@@ -69,6 +72,14 @@ class Target:
                 return short
         return None
 
+    @property
+    def is_celery_task(self) -> bool:
+        """Decorated ``@app.task``, ``@shared_task`` or ``@celery.task(...)``."""
+        return self.cls is None and any(
+            (dotted(d) or "").rsplit(".", 1)[-1] in TASK_DECORATORS
+            for d in self.node.decorator_list
+        )
+
 
 @dataclass
 class Module:
@@ -79,6 +90,10 @@ class Module:
     imports: dict[str, str]  # local name -> what it names ("aiohttp", "aiohttp.ClientSession")
     apps: dict[str, str]  # name -> "fastapi" | "router" | "starlette" | "flask" | "blueprint"
     prefixes: dict[str, str]  # name -> the prefix= / url_prefix= of a router or blueprint
+
+    def uses(self, package: str) -> bool:
+        """Does the module import ``package`` (or a module of it)?"""
+        return any(q == package or q.startswith(package + ".") for q in self.imports.values())
 
     def targets(self) -> list[Target]:
         found: list[Target] = []
@@ -159,11 +174,26 @@ def module_context(tree: ast.Module, module_name: str) -> Module:
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call):
             factory = (dotted(node.value.func) or "").rsplit(".", 1)[-1]
             assigned = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if factory in functions and _builds_aiohttp_app(functions[factory]):
+                factory = "Application"  # ``app = create_app()``
             for target in assigned:
                 if isinstance(target, ast.Name) and factory in APP_FACTORIES:
                     apps[target.id] = APP_FACTORIES[factory]
                     prefixes[target.id] = _route_prefix(node.value)
-    return Module(tree, module_name, classes, functions, imports, apps, prefixes)
+    module = Module(tree, module_name, classes, functions, imports, apps, prefixes)
+    if not module.uses("aiohttp"):  # another framework's ``Application``
+        for name in [n for n, kind in apps.items() if kind.startswith("aiohttp")]:
+            del apps[name]
+    return module
+
+
+def _builds_aiohttp_app(function: FunctionNode) -> bool:
+    """An app factory of the module: it builds a ``web.Application()`` and returns it."""
+    builds = any(
+        isinstance(node, ast.Call) and (dotted(node.func) or "").endswith("Application")
+        for node in ast.walk(function)
+    )
+    return builds and any(isinstance(node, ast.Return) for node in ast.walk(function))
 
 
 def _route_prefix(call: ast.Call) -> str:
