@@ -186,6 +186,7 @@ def _route_call(
         annotation = next((p.annotation for p in params if p.arg == name), None)
         text = _literal(infer_value(module, annotation, name, 0)) or "1"
         url = re.sub(r"[{<](?:\w+:)?" + re.escape(name) + r"(?::\w+)?[}>]", text, url)
+    body: str | None = None  # the JSON of a request model (a pydantic class of the module)
     for param in params:
         if param.arg in route or param.arg in ("self", "request"):
             continue
@@ -201,6 +202,10 @@ def _route_call(
         annotation_name = (dotted(param.annotation) or "").rsplit(".", 1)[-1]
         if annotation_name in _FRAMEWORK_PARAMS or default is not None:
             continue
+        if annotation_name in module.classes and body is None:
+            body = _model_body(module, module.classes[annotation_name])
+            if body is not None:
+                continue
         value = infer_value(module, param.annotation, param.arg, 0)
         if value is not None and _literal(value) is not None:
             query.append(f'"{param.arg}": {value}')
@@ -222,7 +227,27 @@ def _route_call(
     else:
         parts.setup.insert(0, f"app = target.{app}")
     extra = f", query={{{', '.join(query)}}}" if query else ""
+    if body is not None:
+        extra += f", json_body={body}"
     return f'lambda: stress.request(app, "{method}", "{escape(url)}"{extra})'
+
+
+def _model_body(module: Module, cls: ast.ClassDef) -> str | None:
+    """A JSON body for a request model: a class of the module deriving from pydantic's
+    ``BaseModel``, each annotated field without a default given a value of its type."""
+    if not any((dotted(b) or "").rsplit(".", 1)[-1] == "BaseModel" for b in cls.bases):
+        return None
+    fields = []
+    for item in cls.body:
+        if not isinstance(item, ast.AnnAssign) or not isinstance(item.target, ast.Name):
+            continue
+        if item.value is not None:
+            continue
+        value = infer_value(module, item.annotation, item.target.id, 0)
+        if value is None or _literal(value) is None:
+            value = '"stress"'
+        fields.append(f'"{item.target.id}": {value}')
+    return "{" + ", ".join(fields) + "}"
 
 
 def _registered_route(module: Module, target: Target) -> tuple[str, str, str, str] | None:
@@ -334,6 +359,12 @@ def _django_call(parts: TestParts, module: Module, target: Target) -> str:
                 if isinstance(first, ast.Constant) and isinstance(first.value, str):
                     method = first.value.upper()
     arguments = infer_arguments(module, target.node, skip_first=True)
+    # What the URL captures reaches the view as text: never a fake.
+    arguments.values = [
+        (name, '"1"' if name in arguments.fakes else value, keyword)
+        for name, value, keyword in arguments.values
+    ]
+    arguments.fakes = []
     passed = _arguments(parts, target, arguments)
     path = f"/{target.name.strip('_')}/"
     extra = f", {passed}" if passed else ""
