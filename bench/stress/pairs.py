@@ -29,22 +29,41 @@ ROOT = Path(__file__).resolve().parents[2]
 CORPORA = (ROOT / "fixtures" / "stress", ROOT / "bench" / "stress" / "corpus")
 SPEC = re.compile(r"^# stress: target=(?P<target>\S+) expect=(?P<expect>.+)$", re.MULTILINE)
 RUN_LIMIT_S = 60.0
-# Run with sockets and process spawning patched to fail and record: nothing may try either.
+# Run under an audit hook (it sees what C code does too, and cannot be undone by the test):
+# network and processes are refused and logged; a write outside pytest's temporary folder
+# (where every test's tmp_path is) is logged. Nothing may be logged.
 GUARD = """
-import os, socket, subprocess, sys
-_LOG = os.environ["RISKHINTS_STRESS_GUARD_LOG"]
-def _tried(what):
-    with open(_LOG, "a") as log:
-        log.write(what + "\\n")
-    raise OSError("stress guard: " + what)
-def _connect(self, *a, **k): _tried(f"socket connect {a!r}")
-def _getaddrinfo(*a, **k): _tried(f"getaddrinfo {a!r}")
-socket.socket.connect = _connect
-socket.socket.connect_ex = _connect
-socket.getaddrinfo = _getaddrinfo
-_Popen_init = subprocess.Popen.__init__
-def _popen(self, *a, **k): _tried(f"process {a!r}")
-subprocess.Popen.__init__ = _popen
+import os, sys
+_LOG = open(os.environ["RISKHINTS_STRESS_GUARD_LOG"], "a", buffering=1)
+_ALLOWED = os.path.realpath(os.environ["RISKHINTS_STRESS_ALLOWED_WRITES"]) + os.sep
+_REFUSED = {"socket.connect", "socket.bind", "socket.getaddrinfo", "socket.gethostbyname",
+            "socket.gethostbyaddr", "subprocess.Popen", "os.system", "os.exec",
+            "os.posix_spawn", "os.fork", "os.forkpty", "pty.spawn"}
+_WRITES = {"os.mkdir", "os.remove", "os.rmdir", "os.rename", "os.symlink", "os.link",
+           "os.truncate", "shutil.copyfile", "shutil.rmtree", "shutil.move"}
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+def _outside(path):
+    if isinstance(path, int) or path is None:
+        return False
+    try:
+        where = os.path.realpath(os.fsdecode(path))
+    except (TypeError, ValueError):
+        return False
+    return not (where + os.sep).startswith(_ALLOWED) and where != os.devnull
+def _hook(event, args):
+    if event in _REFUSED:
+        _LOG.write(f"network or process: {event} {args!r}"[:300] + "\\n")
+        raise PermissionError(f"stress guard: {event} is not allowed")
+    written = None
+    if event == "open" and len(args) >= 3:
+        mode, flags = args[1], args[2] or 0
+        if (isinstance(mode, str) and any(c in mode for c in "wax+")) or flags & _WRITE_FLAGS:
+            written = args[0]
+    elif event in _WRITES and args:
+        written = args[0]
+    if written is not None and _outside(written):
+        _LOG.write(f"write outside tmp_path: {event} {written!r}"[:300] + "\\n")
+sys.addaudithook(_hook)
 """
 
 
@@ -78,8 +97,9 @@ class Result:
     bad: Run | None
     good: Run | None
     note: str = ""
-    network: tuple[str, ...] = ()
-    stray_files: tuple[str, ...] = ()
+    network: tuple[str, ...] = ()  # network connections, look-ups or processes tried
+    stray_files: tuple[str, ...] = ()  # files left in the workspace
+    writes: tuple[str, ...] = ()  # files written outside pytest's temporary folder
 
 
 def pairs() -> list[Pair]:
@@ -117,11 +137,19 @@ def _target(pair: Pair, text: str, findings: list) -> str | int:
     raise ValueError(f"{pair.id}: no {rule} finding in the bad module")
 
 
-def _pytest(workspace: Path, guard_log: Path) -> Run:
-    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+def _pytest(workspace: Path, guard_log: Path, scratch: Path) -> Run:
+    """pytest on the workspace's stress folder, under the guard; every tmp_path (pytest's
+    ``--basetemp``) and every temporary file (TMPDIR) is below ``scratch``, the one place
+    writes are allowed."""
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTHONPATH", None)
     env.pop("RISKHINTS_STRESS_SEED", None)
     env["RISKHINTS_STRESS_GUARD_LOG"] = str(guard_log)
+    env["RISKHINTS_STRESS_ALLOWED_WRITES"] = str(scratch)
+    shutil.rmtree(scratch, ignore_errors=True)
+    (scratch / "tmp").mkdir(parents=True)
+    env["TMPDIR"] = str(scratch / "tmp")
+    basetemp = scratch / "pytest"
     code = GUARD + "\nimport pytest\nsys.exit(pytest.main(sys.argv[1:]))\n"
     started = time.monotonic()
     try:
@@ -135,6 +163,7 @@ def _pytest(workspace: Path, guard_log: Path) -> Run:
                 "no:cacheprovider",
                 "--durations=0",
                 "-vv",
+                f"--basetemp={basetemp}",
                 "tests/stress",
             ],
             cwd=workspace,
@@ -174,17 +203,26 @@ def run_pair(pair: Pair) -> Result:
         except Exception as error:  # noqa: BLE001 - a generation failure is an outcome
             return Result(pair, "skipped", None, None, f"not generated: {error}")
         guard_log = Path(temp) / "guard.log"
+        scratch = Path(temp) / "scratch"
         before = _snapshot(workspace)
-        bad = _pytest(workspace, guard_log)
+        bad = _pytest(workspace, guard_log, scratch)
         for source in (pair.folder / "good").rglob("*.py"):
             destination = workspace / source.relative_to(pair.folder / "good")
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, destination)
-        good = _pytest(workspace, guard_log)
+        good = _pytest(workspace, guard_log, scratch)
         after = _snapshot(workspace)
-        network = tuple(guard_log.read_text().splitlines()) if guard_log.exists() else ()
+        logged = guard_log.read_text().splitlines() if guard_log.exists() else []
         stray = tuple(sorted(after - before))
-    return Result(pair, classify(pair, bad, good), bad, good, network=network, stray_files=stray)
+    return Result(
+        pair,
+        classify(pair, bad, good),
+        bad,
+        good,
+        network=tuple(line for line in logged if line.startswith("network or process")),
+        stray_files=stray,
+        writes=tuple(line for line in logged if line.startswith("write outside")),
+    )
 
 
 def classify(pair: Pair, bad: Run, good: Run) -> str:

@@ -43,8 +43,10 @@ def main() -> int:
             history[result.pair.id].append(result.outcome)
             times = [r.test_seconds for r in (result.bad, result.good) if r is not None]
             slowest[result.pair.id] = max([slowest[result.pair.id], *times])
-            if result.network or [s for s in result.stray_files if not s.startswith("tests/")]:
+            stray = [s for s in result.stray_files if not s.startswith("tests/")]
+            if result.network or result.writes or stray:
                 history[result.pair.id][-1] = "false-fail"  # touched what it must not
+                print(f"{result.pair.id}: {[*result.network, *result.writes, *stray]}")
         print(f"round {round_number}/{args.repeat} done", file=sys.stderr)
     print(f"{'pair':44} {'outcome':11} {'slowest test':>12}")
     for result in last:

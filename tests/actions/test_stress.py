@@ -15,6 +15,7 @@ import pytest
 
 from riskhints.actions.stress import (
     HARNESS_FILE,
+    HARNESS_VERSION,
     StressError,
     find_target,
     generate_stress_test,
@@ -240,6 +241,129 @@ def test_fastapi_route_with_a_dependency_outside_the_chain() -> None:
     assert 'stress.request(app, "GET", "/items/1")' in text
 
 
+def test_a_pydantic_request_model_gets_a_json_body() -> None:
+    text = _generate(
+        """
+        import asyncio
+
+        from fastapi import FastAPI
+        from pydantic import BaseModel
+
+        app = FastAPI()
+
+
+        class SignUp(BaseModel):
+            email: str
+            age: int
+            newsletter: bool = False
+
+
+        @app.post("/signups")
+        async def sign_up(form: SignUp):
+            asyncio.create_task(asyncio.sleep(1))
+            return {}
+        """,
+        "sign_up",
+        "shop/api.py",
+    )
+    assert (
+        'stress.request(app, "POST", "/signups", json_body={"email": "stress", "age": 1})' in text
+    )
+
+
+def test_aiohttp_handlers_run_through_their_app() -> None:
+    routes = _generate(
+        """
+        import aiohttp
+        from aiohttp import web
+
+        routes = web.RouteTableDef()
+
+
+        @routes.get("/forecast/{city}")
+        async def forecast(request):
+            async with aiohttp.ClientSession() as session:
+                await session.get("https://upstream.example")
+            return web.json_response({})
+
+
+        def create_app():
+            app = web.Application()
+            app.add_routes(routes)
+            return app
+
+
+        app = create_app()
+        """,
+        "forecast",
+        "weather/web.py",
+    )
+    assert "app = target.app" in routes
+    assert "stress.expect_one_client_session(\n            target.aiohttp," in routes
+    assert 'lambda: stress.aiohttp_request(app, "GET", "/forecast/1")' in routes
+    registered = _generate(
+        """
+        import time
+
+        from aiohttp import web
+
+
+        async def upload(request):
+            time.sleep(1)
+            return web.json_response({})
+
+
+        def build_app():
+            app = web.Application()
+            app.router.add_post("/uploads", upload)
+            return app
+        """,
+        "upload",
+        "intake/handlers.py",
+    )
+    assert "app = target.build_app()" in registered
+    assert 'stress.aiohttp_request(app, "POST", "/uploads")' in registered
+
+
+def test_django_views_get_a_request_and_celery_tasks_are_applied_eagerly() -> None:
+    view = _generate(
+        """
+        import time
+
+        from django.http import JsonResponse
+
+
+        async def article(request, slug):
+            time.sleep(1)
+            return JsonResponse({"slug": slug})
+        """,
+        "article",
+        "news/views.py",
+    )
+    assert 'stress.django_request(target.article, "GET", "/article/", "1")' in view
+    task = _generate(
+        """
+        import asyncio
+
+        from celery import shared_task
+
+
+        async def notify(user):
+            await asyncio.sleep(0)
+
+
+        @shared_task(bind=True)
+        def send_digest(self, user):
+            notify(user)
+        """,
+        "send_digest",
+        "mail/tasks.py",
+    )
+    assert "stress.celery_task(target.send_digest, **send_digest_args)" in task
+    assert 'return {"user": stress.fake("user")}' in task
+    assert ", threads=True" in task
+
+
 def test_targets_by_name_and_by_line_and_where_the_action_is_offered() -> None:
     assert find_target(RATES, "RateCache.rate") == ("RateCache.rate", 9)
     assert find_target(RATES, 11) == ("RateCache.rate", 9)
@@ -292,8 +416,9 @@ def test_an_older_harness_is_replaced_by_this_version_and_no_other_file(tmp_path
     folder.mkdir(parents=True)
     harness = folder / HARNESS_FILE
     current = harness_text()
-    older = current.replace("riskhints-stress-harness: 3)", "riskhints-stress-harness: 2)", 1)
-    assert older != current
+    version = f"riskhints-stress-harness: {HARNESS_VERSION})"
+    older = current.replace(version, f"riskhints-stress-harness: {HARNESS_VERSION - 1})", 1)
+    assert older != current and f"\nHARNESS_VERSION = {HARNESS_VERSION}\n" in current
     harness.write_text(older)
     written = write_stress_test(module, RATES, "RateCache.rate", [], root, "tests/stress")
     assert written.harness_updated and not written.harness_created

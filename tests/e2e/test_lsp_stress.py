@@ -6,6 +6,10 @@ appended to that file, never overwriting it; outside any workspace nothing is wr
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -153,6 +157,37 @@ async def test_action_writes_the_test_in_the_workspace_and_shows_it(
         "_riskhints_stress.py",
         "test_stress_rates.py",
     ]
+
+
+async def test_the_action_and_the_cli_by_function_and_by_line_write_the_same_test(
+    client: LanguageClient, workspace: Path, tmp_path: Path
+) -> None:
+    """One finding, three ways in: the editor action on its line, `riskhints stress
+    FILE:FUNCTION` and `riskhints stress FILE:LINE` (the real CLI, in copies of the workspace)
+    write the same stress file, byte for byte."""
+    module = workspace / "shop" / "rates.py"
+    module.write_text(SOURCE, encoding="utf-8")
+    uri = open_document(client, module, SOURCE)
+    assert [d.code for d in await diagnostics(client, uri, 1)] == ["RH401"]
+    update = _line("self._cache[pair] = await")
+    [action] = await _actions(client, uri, _at(update), [], only=[KIND])
+    await _run(client, list(action.command.arguments or ()))  # type: ignore[union-attr]
+    by_editor = (workspace / "tests" / "stress" / "test_stress_rates.py").read_text()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "server")}
+    for number, target in enumerate(("RateCache.rate", str(update + 1))):
+        copy = tmp_path / f"cli-{number}"
+        shutil.copytree(workspace, copy, ignore=shutil.ignore_patterns("tests", ".riskhints"))
+        done = subprocess.run(
+            [sys.executable, "-m", "riskhints", "stress", f"shop/rates.py:{target}"],
+            cwd=copy,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "tests/stress/test_stress_rates.py\n"
+        assert (copy / done.stdout.strip()).read_text() == by_editor, target
 
 
 async def test_no_action_on_a_plain_function(client: LanguageClient, workspace: Path) -> None:

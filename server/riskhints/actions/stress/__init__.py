@@ -28,6 +28,7 @@ from .source import find_target as _find
 from .writer import (
     DEFAULT_STRESS_DIR,
     HARNESS_FILE,
+    HARNESS_VERSION,
     GeneratedTest,
     WrittenTest,
     file_module,
@@ -64,6 +65,7 @@ def stress_target_at(text: str, line: int, findings: Sequence[Finding]) -> str |
 __all__ = [
     "DEFAULT_STRESS_DIR",
     "HARNESS_FILE",
+    "HARNESS_VERSION",
     "GeneratedTest",
     "StressError",
     "WrittenTest",

@@ -39,7 +39,7 @@ from .entry import choose
 from .layout import fit_lines
 from .source import StressError, escape, import_name_for, module_context, parse
 
-HARNESS_VERSION = 3
+HARNESS_VERSION = 4
 HARNESS_MARKER = f"riskhints-stress-harness: {HARNESS_VERSION}"
 MODULE_MARKER = "riskhints-stress-module:"
 HARNESS_FILE = "_riskhints_stress.py"
