@@ -113,6 +113,8 @@ def test_a_hazard_outside_any_handler_raises_nothing() -> None:
         ("RH206", "expect_wait_rechecked"),
         ("RH207", "expect_no_wait_under_lock"),
         ("RH402", "expect_no_lost_update"),
+        ("RH507", "expect_no_wait_on_task"),
+        ("RH508", "expect_one_client_session"),
     ],
 )
 def test_the_lock_and_thread_state_rules_have_an_oracle(rule: str, method: str) -> None:

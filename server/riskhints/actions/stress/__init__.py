@@ -1,7 +1,7 @@
 """Stress-test generation: a pytest test that drives the code riskhints flagged so that the
 hazard (a blocked event loop, a deadlock, a check-then-act race, a swallowed cancellation, a
-dropped task, a coroutine never awaited, a client session per call) shows up as a failing test
-with a report, and passes once the code is fixed.
+dropped task, a coroutine never awaited, a client session per call, a task waiting on a task)
+shows up as a failing test with a report, and passes once the code is fixed.
 
 Modules, one idea each:
 - ``source``: what is read from the module under test (functions, imports, apps, import name);
@@ -9,7 +9,7 @@ Modules, one idea each:
 - ``fakes``: arguments and instances, inferred or faked;
 - ``literals``: constants the code compares arguments with, exceptions its handlers catch;
 - ``drivers``: how the entry point is called (function, method, context manager, decorator's
-  wrapper, ASGI route, Flask view);
+  wrapper, ASGI route, Flask view, aiohttp handler, Django view, Celery task);
 - ``oracles``: rule -> hazard family -> the harness oracle that proves it;
 - ``build``: one test's source; ``writer``: the files (harness, stress file) and writing them;
 - ``_riskhints_stress.py``: the harness itself, written once into the user's stress folder.

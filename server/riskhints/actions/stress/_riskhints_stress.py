@@ -18,7 +18,12 @@ oracle whether the hazard happened:
 - `expect_wait_rechecked`: a condition's wait() returning without the condition holding must
   send the code back to its check;
 - `expect_no_wait_under_lock`: no sleep or wait while holding a lock another thread wants;
-- `expect_no_lost_update`: threads switching at every bytecode lose no read-modify-write.
+- `expect_no_lost_update`: threads switching at every bytecode lose no read-modify-write;
+- `expect_no_wait_on_task`: a Celery task does not wait for another task's result.
+
+Drivers beyond plain calls: `request` (ASGI), `flask_request`, `aiohttp_request`,
+`django_request` (a minimal `settings.configure` when the project gives none) and `celery_task`
+(applied eagerly); they import those frameworks only when the project uses them.
 
 To reach the code that handles a failure, `fakes_raise(...)` makes fakes raise the exceptions
 the code catches, on the seeded schedule; arguments the code compares with constants get them.
@@ -706,7 +711,12 @@ class Stress:
         if not conf.task_always_eager:
             self.patch(conf, "task_always_eager", True)  # tasks it sends run eagerly too
             self.patch(conf, "task_eager_propagates", True)
-        return task.apply(args=args, kwargs=kwargs, throw=True).get(disable_sync_subtasks=False)
+        _state.in_task = getattr(_state, "in_task", 0) + 1
+        try:
+            result = task.apply(args=args, kwargs=kwargs, throw=True)
+        finally:
+            _state.in_task -= 1
+        return result.get(disable_sync_subtasks=False)
 
     # oracles -----------------------------------------------------------------------------------
 
@@ -936,6 +946,41 @@ class Stress:
                 )
         if problems:
             self._fail(problems[0], None)
+        self._deadlock_or_hazards(outcome)
+
+    def expect_no_wait_on_task(self, *calls: Callable[[], Any], count: int = 2) -> None:
+        """Celery tasks (``celery_task``) on threads: a wait for a task's result made while a
+        task runs fails the test (Celery's own check is off in eager mode, and a worker
+        holding its slot for a subtask starves the pool)."""
+        from celery import result as results
+
+        waits: list[str] = []
+
+        def watched(original: Any, shown: str) -> Any:
+            @functools.wraps(original)
+            def wait(*args: Any, **kwargs: Any) -> Any:
+                # the project's wait, not Celery's own (an eager chord joins its header)
+                if getattr(_state, "in_task", 0) and not waits and _called_by_project():
+                    waits.append(
+                        f"task waits on a task: `{shown}()` inside a running task holds its "
+                        "worker slot until another task has run; when every slot waits so, "
+                        f"nothing runs the subtasks (starvation, then deadlock):\n{_user_stack()}"
+                    )
+                return original(*args, **{**kwargs, "disable_sync_subtasks": False})
+
+            return wait
+
+        for cls, names in (
+            (results.AsyncResult, ("get", "wait")),
+            (results.EagerResult, ("get", "wait")),
+            (results.ResultSet, ("get", "join", "join_native")),
+        ):
+            for name in names:
+                if name in cls.__dict__:
+                    self.patch(cls, name, watched(cls.__dict__[name], f"{cls.__name__}.{name}"))
+        outcome = self.run_threads(list(calls), count=count)
+        if waits:
+            self._fail(waits[0], outcome)
         self._deadlock_or_hazards(outcome)
 
     def expect_no_wait_under_lock(self, *calls: Callable[[], Any], count: int = CALLS) -> None:

@@ -6,7 +6,12 @@ harness runs many times at once) and the setup lines it needs.
 - a context manager: entered and left (``stress.enter(target.scope(...))``);
 - a decorator: the wrapper it returns around a fake function;
 - a FastAPI / Starlette route: an in-process ASGI request, with ``dependency_overrides`` giving
-  fakes to the dependencies outside the finding's chain; a Flask view: the test client.
+  fakes to the dependencies outside the finding's chain (and a JSON body for a request model);
+  a Flask view: the test client;
+- an aiohttp handler (a ``RouteTableDef`` route or one registered with ``add_get`` ...): a
+  request from aiohttp's test utilities through the module's app (its startup hooks run);
+- a Django view: a ``RequestFactory`` request (URL captures as text);
+- a Celery task: ``task.apply()`` in the calling thread, eager.
 """
 
 from __future__ import annotations

@@ -35,7 +35,11 @@ class Plan:
         """Driven from threads (sync code) rather than on an event loop."""
         if self.family.method in ("expect_loop_not_blocked", "expect_no_sync_wait_on_loop"):
             return False
-        if self.family.method in ("expect_no_wait_under_lock", "expect_no_lost_update"):
+        if self.family.method in (
+            "expect_no_wait_under_lock",
+            "expect_no_lost_update",
+            "expect_no_wait_on_task",
+        ):
             return True
         if self.wrapper_of is not None:
             return not self.wrapper_async

@@ -94,6 +94,13 @@ LOST_UPDATE = Family(
     "the project's code: the shared state changing less than once per call (lost updates) "
     "fails the test.",
 )
+TASK_WAIT = Family(
+    "no_wait_on_task",
+    "expect_no_wait_on_task",
+    "The task applied eagerly on threads, as worker slots run it: waiting inside it for another "
+    "task's result (`.get()`, `.join()`, `.wait()`) fails the test, since that holds a worker "
+    "slot the subtask needs.",
+)
 GENERAL = Family(
     "under_load",
     "expect_no_deadlock",
@@ -122,6 +129,7 @@ BY_RULE: dict[str, Family] = {
     "RH302": NEVER_AWAITED,
     "RH104": NEVER_AWAITED,
     "RH508": CLIENT_SESSION,
+    "RH507": TASK_WAIT,
 }
 
 
