@@ -340,7 +340,7 @@ def test_django_views_get_a_request_and_celery_tasks_are_applied_eagerly() -> No
         "article",
         "news/views.py",
     )
-    assert 'stress.django_request(target.article, "GET", "/article/", "1")' in view
+    assert 'stress.django_request(target.article, "GET", "/article/", "slug-1")' in view
     task = _generate(
         """
         import asyncio

@@ -223,3 +223,19 @@ def test_a_lost_update_test_reads_the_state_the_finding_names() -> None:
         "crawler/tally.py",
     )
     assert "lambda: crawl_tally.pages," in attribute
+
+
+def test_a_parameter_used_only_as_data_gets_a_text_not_a_fake() -> None:
+    """A value handed to a library (a query's keyword, an f-string) is text; a parameter whose
+    attributes are used, or that is passed on positionally, stays a fake."""
+    tests = _generate(
+        """
+        async def summary(store, desk, report_dir):
+            rows = await store.count(desk=desk, status="ready")
+            return {"desk": desk, "rows": rows, "path": f"{report_dir}/summary.json"}
+        """,
+        "summary",
+    )
+    assert '"desk": "desk-1"' in tests
+    assert '"report_dir": str(stress.tmp_path / "report_dir")' in tests
+    assert '"store": stress.fake("store")' in tests

@@ -262,6 +262,7 @@ class Stress:
         self.stress_dir = here.parent
         self.import_root = self.root / subdir if subdir else self.root
         self.module_name = module
+        self._package = module.split(".")[0]
         self.tmp_path = Path(tmp_path).resolve()
         env_seed = os.environ.get(SEED_ENV, "")
         self.seed = int(env_seed) if env_seed.strip().lstrip("-").isdigit() else (seed or 1)
@@ -311,7 +312,18 @@ class Stress:
         sys.modules.pop(self.module_name, None)
         try:
             _configure_django(self)
-            self.target = importlib.import_module(self.module_name)
+            try:
+                self.target = importlib.import_module(self.module_name)
+            except Exception as error:
+                # Django reached through another module of the package (models imported by
+                # a service): configure it, then import once more.
+                if type(error).__name__ not in _DJANGO_NOT_READY or not _configure_django(
+                    self, always=True
+                ):
+                    raise
+                for name in [n for n in sys.modules if n.split(".")[0] == self._package]:
+                    sys.modules.pop(name, None)
+                self.target = importlib.import_module(self.module_name)
         except BaseException as error:  # noqa: B036 - any failure to import is the skip reason
             self.__exit__(None, None, None)
             reason = "".join(traceback.format_exception_only(type(error), error)).strip()
@@ -2369,45 +2381,55 @@ async def _aiohttp_request(run: Stress, app: Any, method: str, path: str) -> int
     return status
 
 
-def _configure_django(run: Stress) -> None:
-    """A project module that imports Django gets a minimal configuration when the project
-    gives none (DJANGO_SETTINGS_MODULE unset): a database file inside ``tmp_path``."""
+_DJANGO_NOT_READY = ("ImproperlyConfigured", "AppRegistryNotReady")
+
+
+def _configure_django(run: Stress, *, always: bool = False) -> bool:
+    """A project module that imports Django (or, ``always``, one whose import needed it) gets
+    a minimal configuration when the project gives none (DJANGO_SETTINGS_MODULE unset): a
+    database file inside ``tmp_path``. True when Django was configured here."""
     if os.environ.get("DJANGO_SETTINGS_MODULE"):
-        return
-    try:
-        spec = importlib.util.find_spec(run.module_name)
-    except (ImportError, ValueError):
-        return
-    origin = getattr(spec, "origin", None)
-    if not origin or not origin.endswith(".py"):
-        return
-    with _real_open(origin, encoding="utf-8", errors="replace") as handle:
-        source = handle.read()
-    if not any(
-        line.lstrip().startswith(("import django", "from django")) for line in source.splitlines()
-    ):
-        return
+        return False
+    if not always and not _imports_django(run.module_name):
+        return False
     try:
         import django
         from django.conf import settings
     except ImportError:
-        return
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            SECRET_KEY="riskhints-stress",
-            ALLOWED_HOSTS=["*"],
-            ROOT_URLCONF=None,
-            INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
-            DATABASES={
-                "default": {
-                    "ENGINE": "django.db.backends.sqlite3",
-                    "NAME": str(run.tmp_path / "stress.sqlite3"),
-                }
-            },
-            USE_TZ=True,
-        )
-        django.setup()
+        return False
+    if settings.configured:
+        return False
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="riskhints-stress",
+        ALLOWED_HOSTS=["*"],
+        ROOT_URLCONF=None,
+        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
+        DATABASES={
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": str(run.tmp_path / "stress.sqlite3"),
+            }
+        },
+        USE_TZ=True,
+    )
+    django.setup()
+    return True
+
+
+def _imports_django(module_name: str) -> bool:
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return False
+    origin = getattr(spec, "origin", None)
+    if not origin or not origin.endswith(".py"):
+        return False
+    with _real_open(origin, encoding="utf-8", errors="replace") as handle:
+        source = handle.read()
+    return any(
+        line.lstrip().startswith(("import django", "from django")) for line in source.splitlines()
+    )
 
 
 # -- stacks --------------------------------------------------------------------------------------

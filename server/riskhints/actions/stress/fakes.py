@@ -14,7 +14,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from .literals import argument_literal
+from .literals import argument_literal, is_plain_value
 from .source import FunctionNode, Module, Target, dotted
 
 _PATH_NAME = re.compile(r"(^|_)(path|file|filename|dir|directory|folder)$")
@@ -89,6 +89,12 @@ def _add(
     value = infer_value(module, param.annotation, param.arg, depth=0)
     if value is None and param.annotation is None and used_in is not None:
         value = argument_literal(module, used_in[0], used_in[1], param.arg)
+        if value is None and is_plain_value(used_in[0], param.arg):
+            value = (
+                f'str(stress.tmp_path / "{param.arg}")'
+                if _PATH_NAME.search(param.arg)
+                else f'"{param.arg}-1"'
+            )
     if value is None:
         value = f'stress.fake("{param.arg}")'
         result.fakes.append(param.arg)

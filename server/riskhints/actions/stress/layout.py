@@ -18,7 +18,7 @@ def fit(line: str, width: int = WIDTH) -> list[str]:
     else one argument per line with a trailing comma."""
     if len(line) <= width:
         return [line]
-    opening = line.find("(")
+    opening = next((i for i, char, _ in _code_characters(line) if char in "([{"), -1)
     closing = _matching_paren(line, opening) if opening >= 0 else -1
     if closing < 0 or closing == opening + 1:
         return [line]

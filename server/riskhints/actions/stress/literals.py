@@ -161,3 +161,36 @@ def _error_source(module: Module, kind: ast.expr | None) -> str | None:
     if isinstance(value, type) and issubclass(value, Exception):
         return name
     return None
+
+
+def is_plain_value(node: FunctionNode, name: str) -> bool:
+    """Is parameter ``name`` used by ``node`` only as data: a keyword argument's value, in an
+    f-string, a comparison, a dict, a subscript's index, ``str()``/``int()``? Then a text
+    serves better than a fake (a library given a fake as a value probes it, and a fake answers
+    every probe). Any other use (an attribute, a call, a positional argument, an assignment)
+    may be a collaborator's: no."""
+    parents: dict[int, ast.AST] = {}
+    for parent in ast.walk(node):
+        for child in ast.iter_child_nodes(parent):
+            parents[id(child)] = parent
+    uses = [
+        n
+        for n in ast.walk(node)
+        if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+    ]
+    if not uses:
+        return False
+    for use in uses:
+        parent = parents.get(id(use))
+        if isinstance(parent, (ast.keyword, ast.FormattedValue, ast.Compare, ast.Dict)):
+            continue
+        if isinstance(parent, ast.Subscript) and parent.slice is use:
+            continue
+        if (
+            isinstance(parent, ast.Call)
+            and isinstance(parent.func, ast.Name)
+            and parent.func.id in ("str", "int", "float")
+        ):
+            continue
+        return False
+    return True
