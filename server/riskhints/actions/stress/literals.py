@@ -170,9 +170,9 @@ def is_plain_value(node: FunctionNode, name: str) -> bool:
     every probe). Any other use (an attribute, a call, a positional argument, an assignment)
     may be a collaborator's: no."""
     parents: dict[int, ast.AST] = {}
-    for parent in ast.walk(node):
-        for child in ast.iter_child_nodes(parent):
-            parents[id(child)] = parent
+    for outer in ast.walk(node):
+        for child in ast.iter_child_nodes(outer):
+            parents[id(child)] = outer
     uses = [
         n
         for n in ast.walk(node)
