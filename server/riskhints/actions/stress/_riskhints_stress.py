@@ -1947,8 +1947,8 @@ def _run_on_loop(
 
     thread = threading.Thread(target=run_loop, name="stress-event-loop", daemon=True)
     thread.start()
-    deadline = _real_monotonic() + timeout_s
-    while thread.is_alive() and _real_monotonic() < deadline:
+    progress = _Progress(outcome, timeout_s)
+    while thread.is_alive() and not progress.stalled():
         thread.join(0.01)
         lag = _real_monotonic() - beat[0]
         if lag > run.longest_lag_s and thread.is_alive():
@@ -1964,6 +1964,22 @@ def _run_on_loop(
                 loop.call_soon_threadsafe(main[0].cancel)
         thread.join(0.5)
     return outcome
+
+
+class _Progress:
+    """The deadlock deadline: ``timeout_s`` without a call finishing (on a loaded machine slow
+    calls still finish one by one; deadlocked ones never do), at most twice that in all."""
+
+    def __init__(self, outcome: Outcome, timeout_s: float) -> None:
+        self.outcome, self.timeout_s = outcome, timeout_s
+        self.started = self.last = _real_monotonic()
+        self.finished = 0
+
+    def stalled(self) -> bool:
+        now = _real_monotonic()
+        if self.outcome.finished > self.finished:
+            self.finished, self.last = self.outcome.finished, now
+        return now - self.last > self.timeout_s or now - self.started > 2 * self.timeout_s
 
 
 def _run_in_threads(
@@ -2000,9 +2016,9 @@ def _run_in_threads(
     ]
     for thread in threads:
         thread.start()
-    deadline = _real_monotonic() + timeout_s
-    for thread in threads:
-        thread.join(max(0.0, deadline - _real_monotonic()))
+    progress = _Progress(outcome, timeout_s)
+    while any(thread.is_alive() for thread in threads) and not progress.stalled():
+        _real_sleep(0.01)
     outcome.unfinished = sum(thread.is_alive() for thread in threads)
     if outcome.unfinished:
         outcome.stacks = _all_stacks(None)
