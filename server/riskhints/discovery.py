@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .config import DEFAULT_EXCLUDES
+from .safe_git import run_git
 
 _GIT_TIMEOUT_S = 20
 
@@ -85,16 +85,10 @@ def _git_ignored(folder: Path, candidates: list[Path]) -> set[Path]:
     if not candidates:
         return set()
     payload = b"\0".join(os.fsencode(c.resolve()) for c in candidates) + b"\0"
-    try:
-        result = subprocess.run(
-            ["git", "check-ignore", "--no-index", "--stdin", "-z"],
-            cwd=folder,
-            input=payload,
-            capture_output=True,
-            timeout=_GIT_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+    result = run_git(
+        ["check-ignore", "--no-index", "--stdin", "-z"], folder, _GIT_TIMEOUT_S, stdin=payload
+    )
+    if result is None:
         return _gitignore_fallback(folder, candidates)
     # 0: some ignored, 1: none ignored, 128: not a work tree (or another fatal error).
     if result.returncode not in (0, 1):

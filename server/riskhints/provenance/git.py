@@ -1,20 +1,20 @@
 """Provenance from git: lines changed against a base (``git diff -U0``) and lines last touched by
 commits marked as AI-authored (``git blame --porcelain`` plus each commit's message).
 
-git runs as a subprocess with a timeout and never raises here: no git, a folder outside any
-repository, a shallow clone (blame stops at the boundary commit) or a slow repository all just
-give fewer regions. Callers in the server run this off the event loop.
+git runs as a subprocess with a timeout (through :mod:`riskhints.safe_git`: no program the
+repository configures ever runs) and never raises here: no git, a folder outside any repository,
+a shallow clone (blame stops at the boundary commit) or a slow repository all just give fewer
+regions. Callers in the server run this off the event loop.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import safe_git
 from .regions import Region, merge
 
 GIT_TIMEOUT_S = 10.0
@@ -40,20 +40,12 @@ class GitResult:
 
 
 def run_git(args: Sequence[str], cwd: Path, timeout: float = GIT_TIMEOUT_S) -> GitResult:
-    try:
-        done = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-            # Read-only: never take the index lock a user's own git command may need.
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
-        )
-    except (OSError, subprocess.TimeoutExpired):
+    """``git <args>`` through :func:`riskhints.safe_git.run_git` (no program the repository
+    configures ever runs); a failure of any kind is just ``ok=False``."""
+    done = safe_git.run_git(args, cwd, timeout)
+    if done is None:
         return GitResult(False, "")
-    return GitResult(done.returncode == 0, done.stdout.decode("utf-8", errors="replace"))
+    return GitResult(done.ok, done.text)
 
 
 def git_root(path: Path) -> Path | None:
