@@ -14,14 +14,21 @@ import type { TraceLevel } from "./settings";
 
 export const MIN_PYTHON: readonly [number, number] = [3, 10];
 
+/**
+ * The first statement of every `-c` program: `-c` puts the current directory (a workspace
+ * folder) first on sys.path, so it is dropped before anything is imported. Only `sys` (built
+ * in, never read from a folder) comes before; a workspace `runpy.py` or `json.py` never runs.
+ */
+export const CLEAN_SYS_PATH = "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; ";
+
 /** `python -m riskhints` without the current directory on sys.path. */
 export const BOOTSTRAP =
-  "import runpy, sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; " +
-  "runpy.run_module('riskhints', run_name='__main__', alter_sys=True)";
+  CLEAN_SYS_PATH + "import runpy; runpy.run_module('riskhints', run_name='__main__', alter_sys=True)";
 
 /** Prints the interpreter's version and where its own riskhints is, as one JSON line. */
 export const PROBE =
-  "import importlib.util, json, sys; spec = importlib.util.find_spec('riskhints'); " +
+  CLEAN_SYS_PATH +
+  "import importlib.util, json; spec = importlib.util.find_spec('riskhints'); " +
   "print(json.dumps({'version': list(sys.version_info[:2]), " +
   "'installed': spec.origin if spec else None}))";
 

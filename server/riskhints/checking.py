@@ -15,6 +15,8 @@ findings depended on, and is valid only while they are unchanged.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,15 @@ class CheckJob:
     options: AnalysisOptions
     cache_dir: Path | None
     environment: PythonEnvironment | None = None  # the project's packages, for jedi
+
+    def absolute(self) -> CheckJob:
+        """The same job with absolute paths, for workers that run in another directory."""
+        return dataclasses.replace(
+            self,
+            root=Path(os.path.abspath(self.root)),
+            files=tuple((os.path.abspath(real), shown) for real, shown in self.files),
+            cache_dir=Path(os.path.abspath(self.cache_dir)) if self.cache_dir else None,
+        )
 
     def cache(self) -> FindingsCache | None:
         if self.cache_dir is None:
@@ -146,13 +157,17 @@ def check_files(
                 progress(1)
         work = misses
     if jobs > 1 and len(work) >= _PARALLEL_THRESHOLD:
-        from concurrent.futures import ProcessPoolExecutor
+        from .isolation import IsolatedPool
 
         chunk = max(1, len(work) // (jobs * 8))
-        batches = [work[i : i + chunk] for i in range(0, len(work), chunk)]
-        with ProcessPoolExecutor(
-            max_workers=jobs, initializer=_init_pool_worker, initargs=(job,)
-        ) as pool:
+        batches = [
+            [(os.path.abspath(real), shown) for real, shown in work[i : i + chunk]]
+            for i in range(0, len(work), chunk)
+        ]
+        # Isolated workers (python -I, run outside the workspace: hence absolute paths), not
+        # multiprocessing's, which start with the current directory first on sys.path.
+        pool = IsolatedPool(jobs, initializer=_init_pool_worker, initargs=(job.absolute(),))
+        with pool:
             for batch, result in zip(batches, pool.map(_check_in_pool, batches), strict=True):
                 results.extend(result)
                 progress(len(batch))

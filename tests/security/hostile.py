@@ -41,3 +41,31 @@ def riskhints(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=CLI_TIMEOUT_S,
         check=False,
     )
+
+
+#: How a console script starts (``riskhints`` on PATH): no folder of the cwd on ``sys.path``.
+CONSOLE_SCRIPT = "import sys; del sys.path[0]; from riskhints.cli import main; sys.exit(main())"
+
+
+def riskhints_script(cwd: Path, *args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
+    """``riskhints <args>`` run in ``cwd`` as its console script runs (``python -m`` would put
+    the cwd first on this process's own ``sys.path``, which no user's ``riskhints`` does);
+    ``prelude`` runs first (after the cwd left ``sys.path``)."""
+    return subprocess.run(
+        [sys.executable, "-c", CONSOLE_SCRIPT.replace("from", f"{prelude}from", 1), *args],
+        cwd=cwd,
+        env=CLI_ENV,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        check=False,
+    )
+
+
+def plant_modules(workspace: Path, marks: Path, names: tuple[str, ...]) -> None:
+    """Modules named like standard ones that record being imported (and then break)."""
+    for name in names:
+        (workspace / f"{name}.py").write_text(
+            f"open({str(marks / name)!r}, 'w').close()\n"
+            "raise ImportError('a workspace module shadowing the standard library ran')\n"
+        )

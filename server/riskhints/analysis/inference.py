@@ -28,7 +28,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import logging
-import os
 import re
 import threading
 from collections import OrderedDict
@@ -318,10 +317,9 @@ def isolated_environment() -> Any:
 
 def isolated_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment variables of a Python child process that must not see the workspace."""
-    source = os.environ if environ is None else environ
-    env = {k: v for k, v in source.items() if not k.startswith("PYTHON")}
-    env.update(PYTHONNOUSERSITE="1", PYTHONSAFEPATH="1", PYTHONDONTWRITEBYTECODE="1")
-    return env
+    from ..isolation import child_env
+
+    return child_env(environ)
 
 
 def _single_type(names: Iterable[Any]) -> str | None:

@@ -11,9 +11,8 @@ import asyncio
 import functools
 import hashlib
 import logging
-import multiprocessing
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -25,6 +24,7 @@ from pygls.workspace.position_codec import PositionCodec
 
 from ..analysis import AnalysisOptions, Finding, analyze_source
 from ..config import ConfigError, Settings, find_pyproject, load_pyproject, parse_settings
+from ..isolation import IsolatedPool
 from .convert import to_diagnostic
 from .documents import Document, file_path
 from .failures import FailureWatcher
@@ -87,7 +87,7 @@ class Session:
         self._dependents_executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="riskhints-dependents"
         )
-        self._process_pool: ProcessPoolExecutor | None = None
+        self._process_pool: IsolatedPool | None = None
         self.init_options: Mapping[str, Any] = {}
         self.global_client_settings: Mapping[str, Any] = {}
         self.folders: dict[str, FolderConfig] = {}
@@ -311,11 +311,11 @@ class Session:
         if inference_due:
             self.indexing.inference_due(uri)
 
-    def _big_document_pool(self) -> ProcessPoolExecutor:
+    def _big_document_pool(self) -> IsolatedPool:
         if self._process_pool is None:
-            # spawn, not fork: this process runs threads (pygls' reader, the analysis pool).
-            context = multiprocessing.get_context("spawn")
-            self._process_pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+            # A fresh interpreter, not a fork (this process runs threads: pygls' reader, the
+            # analysis pool), started isolated from the workspace (python -I, outside it).
+            self._process_pool = IsolatedPool(max_workers=1)
         return self._process_pool
 
     def _analyze_indexed(
