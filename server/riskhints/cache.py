@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from . import __version__
+from . import __version__, safe_read
 from .analysis.finding import Finding
 
 _GITIGNORE = "# Created by riskhints: the cache is not meant to be committed.\n*\n"
@@ -47,7 +47,7 @@ class FindingsCache:
         files) with their digests; it is a hit only while ``current_digest`` of each of them is
         unchanged."""
         try:
-            data = Path(real_path).read_bytes()
+            data = safe_read.read_bytes(real_path)
         except OSError:
             return None
         entry = self.get_entry(self.key(shown_path, data))
@@ -70,7 +70,7 @@ class FindingsCache:
     def get_entry(self, key: str) -> tuple[list[Finding], dict[str, str]] | None:
         entry = self.folder / key[:2] / f"{key}.json"
         try:
-            payload = json.loads(entry.read_text(encoding="utf-8"))
+            payload = json.loads(safe_read.read_text(entry))
             findings = [Finding.from_dict(item) for item in payload["findings"]]
             dependencies = {str(k): str(v) for k, v in payload.get("dependencies", {}).items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import safe_read
 from .analysis.digests import digest
 from .analysis.finding import Finding, Severity, Span
 from .analysis.options import AnalysisOptions
@@ -102,7 +103,7 @@ class _Worker:
         from .analysis.rules.meta import NOT_ANALYSED
 
         try:
-            data = Path(real).read_bytes()
+            data = safe_read.read_bytes(real)
         except OSError as error:
             message = f"not analysed: cannot read the file ({error.strerror})"
             return [Finding(NOT_ANALYSED, Severity.WARNING, shown, Span(1, 0, 1, 0), message)]
@@ -192,7 +193,7 @@ class _DigestReader:
     def __call__(self, shown: str) -> str | None:
         if shown not in self._known:
             try:
-                self._known[shown] = digest((self.root / shown).read_bytes())
+                self._known[shown] = digest(safe_read.read_bytes(self.root / shown))
             except OSError:
                 self._known[shown] = None
         return self._known[shown]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import safe_read
 from .analysis.finding import Severity
 from .analysis.options import AnalysisOptions
 from .analysis.suppressions import is_valid_rule_id
@@ -386,7 +387,7 @@ def find_pyproject(start: Path) -> Path | None:
         if path.is_file():
             nearest = nearest or path
             try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
+                data = tomllib.loads(safe_read.read_text(path))
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
                 continue
             if "riskhints" in data.get("tool", {}):
@@ -423,7 +424,7 @@ def find_settings_file(start: Path) -> Path | None:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = tomllib.loads(safe_read.read_text(path))
         return data
     except OSError as error:
         raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
@@ -435,7 +436,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def load_pyproject(path: Path, base: Settings | None = None) -> Settings:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(safe_read.read_text(path))
     except OSError as error:
         raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
     except UnicodeDecodeError:
@@ -453,7 +454,7 @@ def load_config_file(path: Path) -> Settings:
     if path.name == "pyproject.toml":
         return load_pyproject(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(safe_read.read_text(path))
     except OSError as error:
         raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
     except tomllib.TOMLDecodeError as error:

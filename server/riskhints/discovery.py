@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from . import safe_read
 from .config import DEFAULT_EXCLUDES
 from .safe_git import run_git
 
@@ -102,7 +103,7 @@ def _gitignore_fallback(folder: Path, candidates: list[Path]) -> set[Path]:
     if not gitignore.is_file():
         return set()
     try:
-        lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = safe_read.read_text(gitignore, errors="replace").splitlines()
     except OSError:
         return set()
     patterns = tuple(

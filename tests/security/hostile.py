@@ -3,10 +3,12 @@ and the CLI run as a real process from inside the workspace (where a user runs i
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI_ENV = {**os.environ, "PYTHONPATH": str(ROOT / "server")}
@@ -69,3 +71,28 @@ def plant_modules(workspace: Path, marks: Path, names: tuple[str, ...]) -> None:
             f"open({str(marks / name)!r}, 'w').close()\n"
             "raise ImportError('a workspace module shadowing the standard library ran')\n"
         )
+
+
+async def serve_in(workspace: Path, capabilities: str = "neovim") -> Any:
+    """A real client and the server started in ``workspace`` (as Neovim starts it, by its
+    console script), initialised with the workspace as its folder; the caller shuts it down."""
+    from lsprotocol import types
+
+    from ..e2e.lsp_support import TIMEOUT_S, make_client
+    from ..e2e.lsp_support import capabilities as client_capabilities
+
+    client = make_client()
+    await client.start_io(
+        sys.executable, "-c", CONSOLE_SCRIPT, "serve", env=CLI_ENV, cwd=str(workspace)
+    )
+    await asyncio.wait_for(
+        client.initialize_session(
+            types.InitializeParams(
+                capabilities=client_capabilities(capabilities),
+                workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
+                initialization_options={"debounceMs": 0},
+            )
+        ),
+        TIMEOUT_S,
+    )
+    return client

@@ -6,15 +6,12 @@ in the project (as Neovim starts it). Both must still find the hazards."""
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from pathlib import Path
 
 import pytest
-from lsprotocol import types
 
-from ..e2e.lsp_support import TIMEOUT_S, capabilities, diagnostics, make_client, open_document
-from .hostile import CLI_ENV, CONSOLE_SCRIPT, plant_modules, ran, riskhints_script
+from ..e2e.lsp_support import diagnostics, open_document
+from .hostile import plant_modules, ran, riskhints_script, serve_in
 
 PLANTED = ("threading", "runpy", "pickle", "sitecustomize")
 
@@ -59,23 +56,8 @@ async def test_big_document_worker_imports_nothing_from_the_workspace(
     project: tuple[Path, Path],
 ) -> None:
     workspace, marks = project
-    client = make_client()
-    await client.start_io(
-        sys.executable, "-c", CONSOLE_SCRIPT, "serve", env=CLI_ENV, cwd=str(workspace)
-    )
+    client = await serve_in(workspace)
     try:
-        await asyncio.wait_for(
-            client.initialize_session(
-                types.InitializeParams(
-                    capabilities=capabilities("neovim"),
-                    workspace_folders=[
-                        types.WorkspaceFolder(uri=workspace.as_uri(), name="warehouse")
-                    ],
-                    initialization_options={"debounceMs": 0},
-                )
-            ),
-            TIMEOUT_S,
-        )
         # Past the size the server analyses in its separate worker process.
         text = "".join(WORKER.format(n=n) for n in range(3_000))
         assert len(text) > 300_000

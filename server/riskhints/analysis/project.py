@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import safe_read
+
 #: What marks a project's root folder, looked for upward from each path.
 PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "riskhints.toml", ".git")
 _VERSION = re.compile(r"(\d+)\.(\d+)")
@@ -187,7 +189,7 @@ def _from_prefix(prefix: Path, source: str) -> PythonEnvironment | None:
 def _read_pyvenv(config: Path) -> dict[str, str]:
     values: dict[str, str] = {}
     try:
-        lines = config.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = safe_read.read_text(config, errors="replace").splitlines()
     except OSError:
         return values
     for line in lines:

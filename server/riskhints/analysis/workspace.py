@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import safe_read
 from .digests import digest
 from .engine import ParsedModule, analyze_parsed, decode_source, module_name_for, parse_source
 from .facts import ExternalTypes, imported_targets, is_package_path
@@ -149,7 +150,7 @@ class Workspace:
             data = text.encode("utf-8", "surrogatepass")
         else:
             try:
-                data = file.path.read_bytes()
+                data = safe_read.read_bytes(file.path)
                 text = decode_source(data)
             except (OSError, ValueError):
                 return None
@@ -268,7 +269,7 @@ class Workspace:
                 return set()
             file = self.files.get(module)
             try:
-                on_disk = digest(file.path.read_bytes()) if file is not None else None
+                on_disk = digest(safe_read.read_bytes(file.path)) if file is not None else None
             except OSError:
                 on_disk = None
             if on_disk is not None and on_disk == self._digests.get(module):

@@ -162,7 +162,11 @@ class _ProjectRun:
 def _relative(path: Path, root: Path) -> str:
     try:
         return path.resolve().relative_to(root).as_posix()
-    except ValueError:  # a named file outside its own project's root (cannot happen) or a link
+    except ValueError:  # a link out of the root (``z.py -> /dev/zero``): named by the link
+        pass
+    try:
+        return Path(os.path.abspath(path)).relative_to(root).as_posix()
+    except ValueError:  # a named file outside its own project's root (cannot happen)
         return path.resolve().as_posix()
 
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import safe_read
 from .common import display_path, fail
 
 EXIT_OK, EXIT_ERROR = 0, 2
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if file is None or line is None:
         return fail(f"{args.location}: expected FILE:LINE, with LINE a number from 1")
     try:
-        data = file.read_bytes()
+        data = safe_read.read_bytes(file)
     except OSError as error:
         return fail(f"{file}: cannot read it ({error.strerror})")
     try:

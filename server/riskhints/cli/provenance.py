@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import safe_read
 from .common import display_path, err, load_settings
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def collect(
 
     file = Path(path).resolve()
     try:
-        text = file.read_text(encoding="utf-8", errors="replace")
+        text = safe_read.read_text(file, safe_read.MAX_SOURCE_BYTES, errors="replace")
     except OSError:
         return FileProvenance(path, None, None)
     root = roots.of(file)

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import safe_read
 from .common import display_path, fail
 
 EXIT_OK, EXIT_ERROR = 0, 2
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     file = Path(file_name)
     target: str | int = int(function) if function.isdigit() else function
     try:
-        text = decode_source(file.read_bytes())
+        text = decode_source(safe_read.read_bytes(file))
     except OSError as error:
         return fail(f"{file}: cannot read it ({error.strerror})")
     except ValueError as error:

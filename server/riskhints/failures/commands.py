@@ -20,6 +20,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from .. import safe_read
 from ..analysis.finding import Finding
 from ..config import Settings, find_pyproject, load_config_file, load_pyproject
 from ..roots import workspace_root
@@ -85,7 +86,7 @@ def _analyse(file: Path, shown: str, settings: Settings) -> tuple[str, list[Find
     from ..analysis import analyze_source, decode_source
 
     try:
-        text = decode_source(file.read_bytes())
+        text = decode_source(safe_read.read_bytes(file))
     except OSError as error:
         raise WorkspaceError(f"{file}: cannot read ({error.strerror})") from None
     except ValueError as error:

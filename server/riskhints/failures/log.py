@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import safe_read
 from .record import OPEN, RESOLVED, FailureRecord
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ class FailureLog:
             if self._cached is not None and self._cached[0] == key:
                 return self._cached[1]
         try:
-            contents = parse_log(self.path.read_bytes())
+            contents = parse_log(safe_read.read_bytes(self.path, safe_read.MAX_DATA_BYTES))
         except FileNotFoundError:
             return LogContents(())
         self._warn(contents)

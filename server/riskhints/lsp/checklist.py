@@ -30,6 +30,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path
 
+from .. import safe_read
 from ..actions.checklist import KIND as CHECKLIST_KIND
 from ..actions.checklist import checklist_action, checklist_actions_for_findings
 from ..actions.edits import Action
@@ -180,7 +181,7 @@ def write_prompt(root: Path, path: str, prompt: Prompt) -> Path:
                 handle.write(prompt.text + "\n")
             return target
         except FileExistsError:
-            if target.read_text(encoding="utf-8") == prompt.text + "\n":
+            if safe_read.read_text(target) == prompt.text + "\n":
                 return target
     raise JsonRpcInvalidParams(f"too many prompt files for {name} in {folder}")
 

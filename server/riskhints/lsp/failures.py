@@ -28,6 +28,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
+from .. import safe_read
 from ..analysis import AnalysisOptions, Finding
 from ..failures.log import FailureLog
 from ..failures.record import FailureRecord
@@ -139,7 +140,7 @@ def _analyse_from_disk(
 ) -> tuple[str, list[Finding]]:
     from ..analysis import analyze_source, decode_source
 
-    text = decode_source(file.read_bytes())
+    text = decode_source(safe_read.read_bytes(file))
     return text, analyze_source(text, path, options)
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from .. import safe_read
 from ..analysis import Finding, decode_source
 from ..config import Settings
 from ..provenance import edits
@@ -100,7 +101,7 @@ def run_job(job: Job) -> JobResult:
         return JobResult(loaded, root is not None, [], [])
     try:
         relative = job.file.resolve().relative_to(root.resolve()).as_posix()
-        on_disk = decode_source(job.file.read_bytes())
+        on_disk = decode_source(safe_read.read_bytes(job.file))
     except (OSError, ValueError):
         return JobResult(loaded, True, [], [])
     if on_disk != job.text:  # git speaks about other lines than the editor's

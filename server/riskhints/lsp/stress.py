@@ -31,6 +31,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path
 
+from .. import safe_read
 from ..actions.stress import (
     StressError,
     WrittenTest,
@@ -72,7 +73,7 @@ def write(job: StressJob) -> tuple[WrittenTest, Path]:
     if text is None:
         path = job.file.resolve().relative_to(root).as_posix()
         try:
-            text = decode_source(job.file.read_bytes())
+            text = decode_source(safe_read.read_bytes(job.file))
         except (OSError, ValueError) as error:
             raise StressError(f"cannot read {path} ({error})") from None
         findings = analyze_source(text, path, job.options)

@@ -19,6 +19,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .. import safe_read
 from .regions import Region
 
 DEFAULT_MIN_LINES = 2
@@ -118,7 +119,7 @@ def save(workspace: Path, relative: str, text: str, tracker: EditTracker) -> Non
 def load(workspace: Path, relative: str, text: str) -> list[Tracked]:
     """Regions recorded for this file whose lines still match; stale ones are dropped."""
     try:
-        data = json.loads(store_path(workspace, relative).read_text(encoding="utf-8"))
+        data = json.loads(safe_read.read_text(store_path(workspace, relative)))
         records = data["regions"] if data.get("path") == relative else []
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return []

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import safe_git
+from .. import safe_git, safe_read
 from .regions import Region, merge
 
 GIT_TIMEOUT_S = 10.0
@@ -127,7 +127,7 @@ def _shallow_commits(root: Path) -> set[str]:
     if not where.ok or not where.stdout.strip():
         return set()
     try:
-        text = (root / where.stdout.strip()).read_text(encoding="ascii", errors="replace")
+        text = safe_read.read_text(root / where.stdout.strip(), errors="replace")
     except OSError:  # not a shallow clone
         return set()
     return {line.strip() for line in text.splitlines() if _SHA.match(line.strip())}
@@ -175,7 +175,7 @@ def _first_match(message: str, patterns: Sequence[re.Pattern[str]]) -> str | Non
 
 def _line_count(path: Path) -> int:
     try:
-        data = path.read_bytes()
+        data = safe_read.read_bytes(path)
     except OSError:
         return 0
     return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)

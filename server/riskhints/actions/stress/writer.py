@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from ... import roots
+from ... import roots, safe_read
 from ...analysis.finding import Finding
 from ...analysis.knowledge.blocking import BLOCKING_CALLS
 from ...analysis.options import AnalysisOptions
@@ -260,7 +260,7 @@ def write_stress_test(
     if folder.is_dir():
         for path in sorted(folder.glob(_STRESS_GLOB)):
             try:
-                existing[path.name] = path.read_text(encoding="utf-8")
+                existing[path.name] = safe_read.read_text(path)
             except (OSError, UnicodeDecodeError):
                 existing[path.name] = ""  # unreadable: never appended to, never overwritten
     generated = generate_stress_test(
@@ -274,7 +274,7 @@ def write_stress_test(
     destination = folder / generated.file_name
     _inside(destination, root, stress_dir)
     if generated.appended:
-        if destination.read_text(encoding="utf-8") != existing[generated.file_name]:
+        if safe_read.read_text(destination) != existing[generated.file_name]:
             raise StressError(f"{destination.name} changed while the test was generated; retry")
         with destination.open("a", encoding="utf-8", newline="\n") as handle:
             handle.write(generated.text)
@@ -305,8 +305,7 @@ def _update_harness(path: Path, root: Path) -> bool:
     if path.is_symlink() or not path.parent.resolve().is_relative_to(root):
         raise StressError(f"{path.name} leads outside the workspace; not written")
     try:
-        with path.open(encoding="utf-8") as handle:
-            first = handle.readline()
+        first = safe_read.read_text(path).partition("\n")[0]
     except (OSError, UnicodeDecodeError):
         return False
     found = _HARNESS_FIRST_LINE.search(first)
