@@ -136,7 +136,7 @@ class _ProjectRun:
         # says; a file outside any project is not cached rather than litter its folder.
         self.cache_dir: Path | None = None
         if settings.cache and (args.cache_dir or project.kind == "marked"):
-            self.cache_dir = args.cache_dir or (project.root / ".riskhints" / "cache")
+            self.cache_dir = args.cache_dir or _project_cache(project.root)
         self.environment = find_environment(project.settings_folder, settings.python, settings.venv)
         if self.environment.problem and not args.quiet:
             err(f"warning: {self.environment.problem}")
@@ -157,6 +157,18 @@ class _ProjectRun:
         found = [_displayed(f, root) for f in check_files(job, targets, jobs, advance)]
         # After the cache, which holds raw findings: provenance is never stale.
         return provenance.scope_findings(found, self.settings, root)
+
+
+def _project_cache(root: Path) -> Path | None:
+    """``.riskhints/cache`` of the project, unless a symlink leads it out of the project (then
+    the run goes without a cache: --cache-dir names a place outside explicitly)."""
+    from ..roots import OutsideWorkspace, inside
+
+    try:
+        return inside(root, root / ".riskhints" / "cache")
+    except OutsideWorkspace as error:
+        err(f"riskhints: not caching: {error.strerror}")
+        return None
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -66,7 +66,8 @@ def _workspace(start: Path, project: Path | None) -> Path:
         return root
     raise WorkspaceError(
         f"{start} is in no workspace (no pyproject.toml, git repository or current directory "
-        f"above it): refusing to write a failure log for it"
+        "above it), or is reached through a symlink that leads out of its workspace: refusing "
+        "to write a failure log for it"
     )
 
 

@@ -38,7 +38,7 @@ from ..actions.prompt import Prompt, build_prompt, prompt_file_name
 from ..analysis import Finding
 from ..analysis.assumptions import function_at
 from ..analysis.engine import parse_source
-from ..roots import workspace_root
+from ..roots import OutsideWorkspace, make_folder, workspace_root
 from .arguments import uri_and_line
 from .documents import Document, file_path
 
@@ -158,20 +158,24 @@ def register(server: RiskhintsServer) -> None:
                 else None
             )
             if root is None:
-                session.warn(f"prompt not written: {path} is outside any workspace or git repo")
+                session.warn(
+                    f"prompt not written: {path} is outside any workspace or git repo, or "
+                    "reached through a symlink that leads out of its workspace"
+                )
             else:
-                written = await session.in_worker(write_prompt, root, path, prompt)
-                _show(server, written)
+                try:
+                    written = await session.in_worker(write_prompt, root, path, prompt)
+                except OutsideWorkspace as error:
+                    session.warn(f"prompt not written: {error.strerror}")
+                else:
+                    _show(server, written)
         return prompt.text
 
 
 def write_prompt(root: Path, path: str, prompt: Prompt) -> Path:
     """Runs on a worker thread. Writes (or reuses) the prompt file; never overwrites a file
     with other content, never writes outside ``root``."""
-    folder = root / PROMPTS_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    if not folder.resolve().is_relative_to(root.resolve()):
-        raise JsonRpcInvalidParams(f"{PROMPTS_FOLDER} leads outside the workspace")
+    folder = make_folder(root, root / PROMPTS_FOLDER)  # OutsideWorkspace through a symlink
     name = prompt_file_name(path, prompt.function)
     stem = name.removesuffix(".md")
     for copy in range(1, _MAX_COPIES + 1):

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from .. import safe_read
+from .. import roots, safe_read
 from ..analysis import Finding, decode_source
 from ..config import Settings
 from ..provenance import edits
@@ -111,16 +111,18 @@ def run_job(job: Job) -> JobResult:
     return JobResult(loaded, True, blame, diff)
 
 
-def save_inside(workspace: Path, relative: str, text: str, tracker: EditTracker) -> None:
-    """Runs on a worker: ``edits.save``, unless ``.riskhints`` leads out of the workspace.
-    Nothing to record and no record to remove: nothing is written (no empty folders)."""
+def save_inside(workspace: Path, relative: str, text: str, tracker: EditTracker) -> str | None:
+    """Runs on a worker: ``edits.save``, unless the store leads out of the workspace (then the
+    reason is returned, for a warning). Nothing to record and no record to remove: nothing is
+    written (no empty folders)."""
     if not tracker.regions and not edits.store_path(workspace, relative).exists():
-        return
-    store = workspace / ".riskhints"
-    if store.exists() and not store.resolve().is_relative_to(workspace.resolve()):
-        log.warning("not writing provenance: %s leads outside the workspace", store)
-        return
+        return None
+    try:
+        roots.inside(workspace, edits.store_path(workspace, relative))
+    except roots.OutsideWorkspace as error:
+        return f"provenance not saved: {error.strerror}"
     edits.save(workspace, relative, text, tracker)
+    return None
 
 
 # -- per-document state --------------------------------------------------------------------------
@@ -349,9 +351,12 @@ class ProvenanceTracker:
             if previous is not None:
                 await asyncio.wait({previous})
             try:
-                await self.session.in_worker(save_inside, *args)
+                refused = await self.session.in_worker(save_inside, *args)
             except Exception:
                 log.exception("provenance of %s could not be saved", uri)
+                return
+            if refused is not None:
+                self.session.warn(refused)
 
         task = asyncio.get_running_loop().create_task(write())
         self._writes[uri] = task

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .. import safe_read
+from .. import roots, safe_read
 from .regions import Region
 
 DEFAULT_MIN_LINES = 2
@@ -102,9 +102,12 @@ def save(workspace: Path, relative: str, text: str, tracker: EditTracker) -> Non
         for region in tracker.regions
         if region.end <= len(lines)
     ]
-    target = store_path(workspace, relative)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not records and not store_path(workspace, relative).exists():
+            return
+        # Never outside the workspace: ``.riskhints`` or ``.riskhints/provenance`` may be links.
+        folder = roots.make_folder(workspace, store_path(workspace, relative).parent)
+        target = roots.inside(workspace, folder / store_path(workspace, relative).name)
         if not records:
             target.unlink(missing_ok=True)
             return

@@ -235,8 +235,8 @@ def workspace_root(file: Path, folder: Path | None = None, fallback: Path | None
     if root is not None:
         return root
     raise StressError(
-        f"{file.name} is not inside a workspace folder or a git repository: "
-        "no place to write its stress test"
+        f"{file.name} is not inside a workspace folder or a git repository, or is reached "
+        "through a symlink that leads out of its workspace: no place to write its stress test"
     )
 
 
@@ -266,8 +266,10 @@ def write_stress_test(
     generated = generate_stress_test(
         text, relative, target, findings, stress_dir=stress_dir, existing=existing
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    _inside(folder, root, stress_dir)
+    try:
+        folder = roots.make_folder(root, folder)
+    except roots.OutsideWorkspace:
+        raise StressError(f"stress-test-dir `{stress_dir}` leads outside the workspace") from None
     harness = folder / HARNESS_FILE
     harness_created = _create(harness, harness_text(), root)
     harness_updated = not harness_created and _update_harness(harness, root)
