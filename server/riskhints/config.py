@@ -19,6 +19,7 @@ from . import safe_read
 from .analysis.finding import Severity
 from .analysis.options import AnalysisOptions
 from .analysis.suppressions import is_valid_rule_id
+from .provenance.patterns import pattern_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -358,6 +359,9 @@ def _validate(name: str, key: str, value: Any, source: str) -> Any:
                 raise ConfigError(
                     f"{source}: '{key}' has an invalid regex {pattern!r}: {error}"
                 ) from None
+            problem = pattern_problem(pattern)
+            if problem is not None:
+                raise ConfigError(f"{source}: '{key}': the regex {pattern!r} {problem}")
         return patterns
     if name in ("bulk_insert_min_lines", "bulk_insert_min_chars"):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:

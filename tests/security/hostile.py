@@ -49,7 +49,9 @@ def riskhints(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 CONSOLE_SCRIPT = "import sys; del sys.path[0]; from riskhints.cli import main; sys.exit(main())"
 
 
-def riskhints_script(cwd: Path, *args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
+def riskhints_script(
+    cwd: Path, *args: str, prelude: str = "", timeout: float = CLI_TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
     """``riskhints <args>`` run in ``cwd`` as its console script runs (``python -m`` would put
     the cwd first on this process's own ``sys.path``, which no user's ``riskhints`` does);
     ``prelude`` runs first (after the cwd left ``sys.path``)."""
@@ -59,7 +61,7 @@ def riskhints_script(cwd: Path, *args: str, prelude: str = "") -> subprocess.Com
         env=CLI_ENV,
         capture_output=True,
         text=True,
-        timeout=CLI_TIMEOUT_S,
+        timeout=timeout,
         check=False,
     )
 

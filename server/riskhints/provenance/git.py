@@ -9,14 +9,17 @@ regions. Callers in the server run this off the event loop.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import safe_git, safe_read
+from .patterns import PatternTimeout, first_markers
 from .regions import Region, merge
 
+log = logging.getLogger(__name__)
 GIT_TIMEOUT_S = 10.0
 
 #: Markers of AI-authored commits, matched against the full message and the author line
@@ -91,8 +94,11 @@ def ai_blame_regions(
     line_commits = _parse_blame(blame.stdout, _shallow_commits(root))
     if not line_commits:
         return []
-    compiled = [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in patterns]
-    verdicts = _ai_markers(root, list(dict.fromkeys(line_commits.values())), compiled)
+    try:
+        verdicts = _ai_markers(root, list(dict.fromkeys(line_commits.values())), patterns)
+    except PatternTimeout as error:
+        log.warning("%s: %s", relative, error)
+        return []
     regions: list[Region] = []
     for line, sha in sorted(line_commits.items()):
         marker = verdicts.get(sha)
@@ -133,9 +139,7 @@ def _shallow_commits(root: Path) -> set[str]:
     return {line.strip() for line in text.splitlines() if _SHA.match(line.strip())}
 
 
-def _ai_markers(
-    root: Path, shas: list[str], patterns: Sequence[re.Pattern[str]]
-) -> dict[str, str | None]:
+def _ai_markers(root: Path, shas: list[str], patterns: Sequence[str]) -> dict[str, str | None]:
     """Each commit's AI marker (or None), from one ``git show`` for all of them; commits git
     cannot show (uncommitted lines, the far side of a shallow clone) count as unmarked."""
     wanted = [sha for sha in shas if set(sha) != {"0"}]
@@ -144,11 +148,9 @@ def _ai_markers(
         messages = {}
         for sha in wanted:
             messages.update(_messages(root, [sha]) or {})
-    verdicts: dict[str, str | None] = {}
-    for sha in shas:
-        message = messages.get(sha)
-        verdicts[sha] = _first_match(message, patterns) if message is not None else None
-    return verdicts
+    trusted = tuple(patterns) == DEFAULT_AI_PATTERNS  # ours; others may backtrack for long
+    found = first_markers(messages, patterns, trusted)
+    return {sha: found.get(sha) for sha in shas}
 
 
 def _messages(root: Path, shas: list[str]) -> dict[str, str] | None:
@@ -163,14 +165,6 @@ def _messages(root: Path, shas: list[str]) -> dict[str, str] | None:
         if sep:
             messages[sha] = message
     return messages
-
-
-def _first_match(message: str, patterns: Sequence[re.Pattern[str]]) -> str | None:
-    for pattern in patterns:
-        match = pattern.search(message)
-        if match is not None:
-            return match.group(0).strip()[:80]
-    return None
 
 
 def _line_count(path: Path) -> int:
