@@ -60,7 +60,7 @@ def test_cli_refuses_an_exponential_pattern_and_bounds_a_slow_one(
 async def test_server_keeps_answering_with_workspace_patterns(
     tmp_path: Path, repos: tuple[Path, Path]
 ) -> None:
-    client = await serve_in(tmp_path, "vscode")  # both repositories are in its folder
+    client = await serve_in(tmp_path, "vscode", folders=list(repos))  # settings per folder
     try:
         for repo in repos:
             uri = open_document(client, repo / "relay.py", RELAY)
@@ -73,5 +73,7 @@ async def test_server_keeps_answering_with_workspace_patterns(
                 )
             )
             assert await asyncio.wait_for(hover, TIMEOUT_S) is not None
+        refused = [m.message for m in client.log_messages if "exponential" in m.message]
+        assert refused and "using the defaults for this folder" in refused[0]
     finally:
         await client.shutdown_session()
