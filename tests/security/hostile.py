@@ -75,9 +75,12 @@ def plant_modules(workspace: Path, marks: Path, names: tuple[str, ...]) -> None:
         )
 
 
-async def serve_in(workspace: Path, capabilities: str = "neovim") -> Any:
+async def serve_in(
+    workspace: Path, capabilities: str = "neovim", *serve_args: str, folders: Any = None
+) -> Any:
     """A real client and the server started in ``workspace`` (as Neovim starts it, by its
-    console script), initialised with the workspace as its folder; the caller shuts it down."""
+    console script), initialised with the workspace (or ``folders``) as its workspace folders;
+    the caller shuts it down."""
     from lsprotocol import types
 
     from ..e2e.lsp_support import TIMEOUT_S, make_client
@@ -85,13 +88,16 @@ async def serve_in(workspace: Path, capabilities: str = "neovim") -> Any:
 
     client = make_client()
     await client.start_io(
-        sys.executable, "-c", CONSOLE_SCRIPT, "serve", env=CLI_ENV, cwd=str(workspace)
+        sys.executable, "-c", CONSOLE_SCRIPT, "serve", *serve_args, env=CLI_ENV, cwd=str(workspace)
     )
     await asyncio.wait_for(
         client.initialize_session(
             types.InitializeParams(
                 capabilities=client_capabilities(capabilities),
-                workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
+                workspace_folders=[
+                    types.WorkspaceFolder(uri=folder.as_uri(), name=folder.name)
+                    for folder in (folders or [workspace])
+                ],
                 initialization_options={"debounceMs": 0},
             )
         ),

@@ -10,6 +10,7 @@ Pure: the same text, path, findings and line give the same prompt.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import textwrap
 from collections.abc import Sequence
@@ -118,11 +119,18 @@ def build_prompt(text: str, path: str, findings: Sequence[Finding], line: int) -
     return Prompt(fn.display, start, end, "\n".join(parts))
 
 
+_MAX_NAME = 120
+
+
 def prompt_file_name(path: str, function: str) -> str:
     """``app/cache.py`` + ``Cache.refresh`` -> ``app-cache-Cache.refresh.md`` (no folders)."""
     stem = re.sub(r"[^A-Za-z0-9_.]+", "-", path.removesuffix(".py")).strip("-.")
     name = re.sub(r"[^A-Za-z0-9_.]+", "-", function).strip("-.")
-    return f"{stem or 'module'}-{name or 'function'}.md"
+    full = f"{stem or 'module'}-{name or 'function'}"
+    if len(full) > _MAX_NAME:  # file systems take 255 bytes; copies add "-2" and ".md"
+        tail = hashlib.blake2b(full.encode(), digest_size=4).hexdigest()
+        full = f"{full[: _MAX_NAME - len(tail) - 1]}-{tail}"
+    return f"{full}.md"
 
 
 def _fence(source: str) -> str:

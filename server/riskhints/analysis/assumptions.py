@@ -92,7 +92,8 @@ class Item:
 
 
 def fingerprint(tag: str, function: str, statement_text: str) -> str:
-    digest = hashlib.blake2b(f"{tag}\0{function}\0{statement_text}".encode(), digest_size=3)
+    text = f"{tag}\0{function}\0{statement_text}"
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=3)
     return digest.hexdigest()
 
 

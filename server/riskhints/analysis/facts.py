@@ -31,6 +31,7 @@ from .knowledge.primitives import (
     canonical_type,
     primitive,
 )
+from .parse import parse_expression
 from .positions import Positions
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -482,7 +483,7 @@ class Scope:
             return None
         if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
             try:
-                parsed = ast.parse(annotation.value, mode="eval").body
+                parsed = parse_expression(annotation.value)
             except SyntaxError:
                 return None
             return self.annotation_type(parsed)

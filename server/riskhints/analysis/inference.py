@@ -251,7 +251,8 @@ class JediInference:
             # The receiver's last character: a name, an attribute or a call's ``)`` all infer
             # to the receiver's value there.
             line = lines[position[2] - 1]
-            column = len(line.encode("utf-8")[: position[3]].decode("utf-8", "replace")) - 1
+            data = line.encode("utf-8", "surrogatepass")
+            column = len(data[: position[3]].decode("utf-8", "surrogatepass")) - 1
             if column < 0:
                 continue
             self.queries += 1

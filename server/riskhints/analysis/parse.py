@@ -71,8 +71,35 @@ def parse_module(text: str, filename: str = "<unknown>") -> ParseResult:
 
 
 def parse_python(text: str, filename: str = "<unknown>") -> ast.Module:
-    """``ast.parse`` for every part of riskhints that runs on a worker thread (see below)."""
-    return _parse(text, filename)
+    """``ast.parse`` for every part of riskhints that runs on a worker thread (see below); code
+    nested too deeply for the parser (which then runs out of stack or memory) is a
+    :class:`SyntaxError` too, so every caller gives its clean "cannot parse" answer."""
+    try:
+        return _parse(text, filename)
+    except (RecursionError, MemoryError):
+        raise SyntaxError("nested too deeply for the Python parser") from None
+
+
+def parse_expression(text: str) -> ast.expr:
+    """``ast.parse(text, mode="eval").body`` under the parse lock (a string annotation); any
+    failure, a too-deep expression included, is a :class:`SyntaxError`."""
+    try:
+        with _PARSE_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(_encodable(text), filename="", mode="eval").body
+    except (RecursionError, MemoryError, ValueError) as error:
+        raise SyntaxError(f"not an expression riskhints can read: {error!r}") from None
+
+
+def literal_value(text: str) -> object:
+    """``ast.literal_eval(text)`` under the parse lock; :class:`ValueError` or
+    :class:`SyntaxError` when ``text`` is no literal (or one nested too deeply)."""
+    try:
+        with _PARSE_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.literal_eval(_encodable(text))
+    except (RecursionError, MemoryError, TypeError) as error:
+        raise ValueError(f"not a literal riskhints can read: {error!r}") from None
 
 
 def _parse(text: str, filename: str) -> ast.Module:
@@ -80,10 +107,26 @@ def _parse(text: str, filename: str) -> ast.Module:
     # interpreter, and two threads parsing at once can fail with "AST constructor recursion
     # depth mismatch" (python/cpython#106905). Parsing holds the GIL anyway, so the lock costs
     # nothing. ``warnings.catch_warnings`` is not thread-safe either, so it sits inside too.
+    #
+    # The file name given to the parser is empty on purpose: for a syntax error CPython reads
+    # the offending line back from the file of that name to compute the column, which for an
+    # unsaved buffer is another text (a wrong column), and could be a FIFO of the workspace.
+    del filename
     with _PARSE_LOCK, warnings.catch_warnings():
         # Invalid escape sequences and the like are the user's linter's business, not ours.
         warnings.simplefilter("ignore")
-        return ast.parse(text, filename=filename, type_comments=False)
+        return ast.parse(_encodable(text), filename="", type_comments=False)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(text: str) -> str:
+    """``text`` with lone surrogates (which an editor can send, and which the parser cannot
+    encode) replaced by U+FFFD: one code point for one, so every position stays exact."""
+    if not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _problem(error: SyntaxError, text: str) -> ParseProblem:

@@ -37,7 +37,9 @@ class Positions:
         text = self.line_text(line)
         if text.isascii():
             return min(byte_offset, len(text))
-        return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
+        # surrogatepass: a lone surrogate (the parser saw U+FFFD, also 3 bytes) is one code point.
+        data = text.encode("utf-8", "surrogatepass")
+        return len(data[:byte_offset].decode("utf-8", errors="surrogatepass"))
 
     def span(self, node: ast.AST) -> Span:
         line = getattr(node, "lineno", 1)

@@ -85,7 +85,11 @@ def parse_log(data: bytes) -> LogContents:
 
 def encode_records(records: Sequence[FailureRecord]) -> bytes:
     return b"".join(
-        json.dumps(record.to_json(), ensure_ascii=False, sort_keys=False).encode("utf-8") + b"\n"
+        json.dumps(record.to_json(), ensure_ascii=False, sort_keys=False).encode(
+            "utf-8",
+            "backslashreplace",  # a lone surrogate as its JSON escape
+        )
+        + b"\n"
         for record in records
     )
 

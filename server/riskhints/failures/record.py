@@ -276,7 +276,7 @@ def normalize_code(code: str) -> str:
 def fingerprint(rule: str, function: str | None, statement: str) -> str:
     digest = hashlib.blake2b(digest_size=10)
     for part in (rule, function or "<module>", normalize_code(statement)):
-        digest.update(part.encode("utf-8") + b"\x00")
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\x00")
     return digest.hexdigest()
 
 

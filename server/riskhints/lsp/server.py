@@ -28,6 +28,12 @@ from __future__ import annotations
 import logging
 
 from lsprotocol import types
+from pygls.exceptions import (
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcMethodNotFound,
+    JsonRpcRequestCancelled,
+)
 from pygls.lsp.server import LanguageServer
 
 from .. import __version__
@@ -46,6 +52,29 @@ from .session import Session
 
 log = logging.getLogger(__name__)
 
+#: Errors a client provokes by what it sends (bad arguments, a method we do not have, a
+#: cancelled request): answered as such, logged at debug, never as internal errors.
+EXPECTED_ERRORS = (
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcMethodNotFound,
+    JsonRpcRequestCancelled,
+)
+
+
+class ExpectedErrorsAtDebug(logging.Filter):
+    """On pygls' logger: its ``logger.exception`` for an expected error becomes a debug line
+    without a traceback (shown only when the log is at debug)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, EXPECTED_ERRORS):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.msg, record.args = f"{record.getMessage()}: {error!r}", None
+        record.exc_info, record.exc_text = None, None
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
 
 class RiskhintsServer(LanguageServer):
     def __init__(self) -> None:
@@ -59,6 +88,9 @@ class RiskhintsServer(LanguageServer):
 
     def report_server_error(self, error: Exception, source: object) -> None:
         """Log instead of pygls' default ``window/showMessage`` popup."""
+        if isinstance(error, EXPECTED_ERRORS):
+            log.debug("request refused (%s): %r", getattr(source, "__name__", source), error)
+            return
         log.error("riskhints server error (%s): %r", getattr(source, "__name__", source), error)
         try:
             self.window_log_message(
@@ -71,6 +103,9 @@ class RiskhintsServer(LanguageServer):
 
 
 def create_server() -> RiskhintsServer:
+    pygls_log = logging.getLogger("pygls.protocol.json_rpc")
+    if not any(isinstance(f, ExpectedErrorsAtDebug) for f in pygls_log.filters):
+        pygls_log.addFilter(ExpectedErrorsAtDebug())
     server = RiskhintsServer()
     configuration.register(server)
     diagnostics.register(server)

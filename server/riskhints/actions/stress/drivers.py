@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from ...analysis.finding import Finding
+from ...analysis.parse import literal_value
 from .entry import Plan
 from .fakes import (
     Arguments,
@@ -407,7 +408,7 @@ def _literal(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        parsed = ast.literal_eval(value)
+        parsed = literal_value(value)
     except (ValueError, SyntaxError):
         return None
     if isinstance(parsed, bool):

@@ -14,6 +14,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
+from ...analysis.parse import parse_expression
 from .literals import argument_literal, is_plain_value
 from .source import FunctionNode, Module, Target, dotted
 
@@ -121,7 +122,7 @@ def infer_value(module: Module, annotation: ast.expr | None, name: str, depth: i
         return None
     if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
         try:
-            annotation = ast.parse(annotation.value, mode="eval").body
+            annotation = parse_expression(annotation.value)
         except SyntaxError:
             return None
     if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
