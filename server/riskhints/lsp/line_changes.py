@@ -20,6 +20,9 @@ from pygls.workspace.position_codec import PositionCodec
 from ..provenance.edits import EditTracker, Tracked, is_bulk_insertion
 from .documents import Document, protocol_lines
 
+#: Past this many changed lines a whole-document change is not diffed line by line.
+DIFF_MAX_LINES = 1_000
+
 
 @dataclass(frozen=True)
 class Replace:
@@ -105,12 +108,18 @@ def _whole_document_ops(
     """A full-text change as line operations, from a line diff: an insertion (or a replacement
     that grows by) at least ``min_lines`` non-blank lines or ``min_chars`` characters is bulk."""
     lead, trail = _common_ends(old, new)  # the diff then only looks at what changed
-    middle = difflib.SequenceMatcher(
-        None, old[lead : len(old) - trail], new[lead : len(new) - trail], autojunk=False
-    )
+    old_middle, new_middle = old[lead : len(old) - trail], new[lead : len(new) - trail]
+    if max(len(old_middle), len(new_middle)) > DIFF_MAX_LINES:
+        # difflib is quadratic (6 s on the event loop for a 20k-line replacement): past this
+        # size the changed middle counts as one replacement, found in linear time.
+        opcodes: Sequence[tuple[str, int, int, int, int]]
+        opcodes = [("replace", 0, len(old_middle), 0, len(new_middle))]
+    else:
+        matcher = difflib.SequenceMatcher(None, old_middle, new_middle, autojunk=False)
+        opcodes = matcher.get_opcodes()
     ops: list[LineOp] = []
     marks: list[LineOp] = []
-    for tag, a1, a2, b1, b2 in reversed(middle.get_opcodes()):  # bottom up: line numbers hold
+    for tag, a1, a2, b1, b2 in reversed(opcodes):  # bottom up: line numbers hold
         if tag == "equal":
             continue
         i1, i2, j1, j2 = a1 + lead, a2 + lead, b1 + lead, b2 + lead
