@@ -156,7 +156,9 @@ export class ServerController implements vscode.Disposable {
         outputChannel: this.output,
         traceOutputChannel: this.output,
         revealOutputChannelOn: RevealOutputChannelOn.Never,
-        initializationOptions: initializationOptions(keys),
+        // An untrusted workspace (Restricted Mode): the server then reads no workspace settings,
+        // runs no git, indexes nothing and writes nothing (trust granted restarts it).
+        initializationOptions: { ...initializationOptions(keys), workspaceTrusted: vscode.workspace.isTrusted },
         middleware: {
           workspace: {
             configuration: async (params, token, next) => {

@@ -30,7 +30,16 @@ export interface StatusView {
   background: string | undefined;
 }
 
-export function statusView(state: ServerState, aiFindings: number): StatusView {
+export function statusView(state: ServerState, aiFindings: number, trusted = true): StatusView {
+  if (state === "running" && !trusted) {
+    return {
+      text: "$(shield) riskhints: restricted",
+      tooltip:
+        "riskhints: untrusted workspace: open files are analysed with the defaults; the workspace's " +
+        "settings, git, the workspace index and every write are off until you trust it",
+      background: undefined,
+    };
+  }
   switch (state) {
     case "starting":
       return { text: "$(sync~spin) riskhints", tooltip: "riskhints: starting the server", background: undefined };
@@ -76,7 +85,8 @@ export class StatusBar implements vscode.Disposable {
   }
 
   render(): void {
-    const view = statusView(this.state, countAiFindings(vscode.languages.getDiagnostics()));
+    const aiFindings = countAiFindings(vscode.languages.getDiagnostics());
+    const view = statusView(this.state, aiFindings, vscode.workspace.isTrusted);
     this.item.text = view.text;
     this.item.tooltip = view.tooltip;
     this.item.backgroundColor =

@@ -28,6 +28,8 @@ describe("status bar", () => {
     assert.match(statusView("running", 1).tooltip, /1 finding in AI-suggested code/);
     assert.equal(statusView("failed", 0).background, "statusBarItem.errorBackground");
     assert.equal(statusView("stopped", 5).text, "$(circle-slash) riskhints");
+    assert.equal(statusView("running", 3, false).text, "$(shield) riskhints: restricted");
+    assert.match(statusView("running", 0, false).tooltip, /untrusted workspace/);
   });
 
   it("updates on diagnostics changes and opens the output on click", () => {

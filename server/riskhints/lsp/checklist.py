@@ -150,7 +150,7 @@ def register(server: RiskhintsServer) -> None:
         if prompt is None:
             raise JsonRpcInvalidParams(f"{PROMPT_COMMAND}: no function at line {line + 1}")
         window = server.client_capabilities.window
-        if window and window.show_document and window.show_document.support:
+        if session.trusted and window and window.show_document and window.show_document.support:
             file, folder = file_path(uri), session.folder_for(uri)
             root = (
                 await session.in_worker(workspace_root, file, folder.path if folder else None)

@@ -34,7 +34,14 @@ def register(server: RiskhintsServer) -> None:
     def initialize(ls: RiskhintsServer, params: types.InitializeParams) -> None:
         session = ls.session
         session.codec = PositionCodec(ls.workspace.position_encoding)
-        session.init_options = _settings_mapping(params.initialization_options)
+        options = dict(_settings_mapping(params.initialization_options))
+        session.trusted = options.pop("workspaceTrusted", True) is not False
+        session.init_options = options
+        if not session.trusted:
+            session.warn(
+                "riskhints: untrusted workspace: the workspace's settings, git, the workspace "
+                "index and every write are off; open documents are analysed with the defaults"
+            )
         folders = params.workspace_folders or []
         for folder in folders:
             session.add_folder(folder.uri)

@@ -146,6 +146,7 @@ def _analyse_from_disk(
 
 async def log_failure(ls: RiskhintsServer, request: LogRequest) -> dict[str, Any]:
     session = ls.session
+    session.refuse_untrusted(COMMAND)
     file = file_path(request.uri)
     if file is None:
         raise JsonRpcInvalidParams(f"{COMMAND}: only files can be logged, not {request.uri}")
@@ -230,7 +231,7 @@ class FailureWatcher:
     def after_analysis(self, snapshot: Snapshot, result: AnalysisResult) -> None:
         """Called on the loop when ``result`` was installed for ``snapshot``: never blocks."""
         file = file_path(snapshot.uri)
-        if file is None:
+        if file is None or not self.session.trusted:  # resolving appends to the log
             return
         folder = self.session.folder_for(snapshot.uri)
         setting = self.session.settings_for(snapshot.uri).failure_log

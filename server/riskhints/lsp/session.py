@@ -8,6 +8,7 @@ snapshot and returns new objects; results are installed back on the loop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import from_fs_path
 from pygls.workspace.position_codec import PositionCodec
 
@@ -74,6 +76,14 @@ class FolderConfig:
     client: Mapping[str, Any] = field(default_factory=dict)  # workspace/configuration
 
 
+def restricted(settings: Settings) -> Settings:
+    """The settings of an untrusted workspace: no git, no index (nothing read but the open
+    documents), no provenance store."""
+    return dataclasses.replace(
+        settings, provenance_git=False, provenance_edits=False, workspace_index=False
+    )
+
+
 class Session:
     def __init__(self, server: RiskhintsServer) -> None:
         self.server = server
@@ -89,6 +99,10 @@ class Session:
         )
         self._process_pool: IsolatedPool | None = None
         self.init_options: Mapping[str, Any] = {}
+        #: False in an untrusted workspace (VS Code Restricted Mode, initializationOptions
+        #: ``workspaceTrusted: false``): defaults and the user's own settings only, no git, no
+        #: index, no provenance store, no writes (see :func:`restricted`).
+        self.trusted = True
         self.global_client_settings: Mapping[str, Any] = {}
         self.folders: dict[str, FolderConfig] = {}
         self.pull_diagnostics = False
@@ -117,7 +131,7 @@ class Session:
 
     def reload_pyproject(self, folder: FolderConfig) -> None:
         folder.pyproject = None
-        if folder.path is None:
+        if folder.path is None or not self.trusted:  # an untrusted pyproject is not read
             return
         pyproject = folder.path / "pyproject.toml"
         if not pyproject.is_file():
@@ -147,7 +161,7 @@ class Session:
             (self.init_options, "initializationOptions"),
             (self.global_client_settings, "workspace/configuration"),
         ]
-        if folder is not None:
+        if folder is not None and self.trusted:  # a folder's own settings are the workspace's
             layers.append((folder.client, f"workspace/configuration for {folder.uri}"))
         for raw, source in layers:
             if not raw:
@@ -156,7 +170,12 @@ class Session:
                 settings = parse_settings(raw, source, settings)
             except ConfigError as error:
                 self.warn(f"{error}; ignoring these settings")
-        return settings
+        return settings if self.trusted else restricted(settings)
+
+    def refuse_untrusted(self, what: str) -> None:
+        """Raise the answer of a command that writes into the workspace, when it is untrusted."""
+        if not self.trusted:
+            raise JsonRpcInvalidParams(f"{what}: not in an untrusted workspace (Restricted Mode)")
 
     def warn(self, message: str) -> None:
         """Log a warning once (settings are re-read on every analysis: no storm of repeats)."""

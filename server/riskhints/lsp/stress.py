@@ -126,6 +126,7 @@ def register(server: RiskhintsServer) -> None:
     @server.command(COMMAND)
     async def insert_stress_test(ls: LanguageServer, *arguments: Any) -> dict[str, Any]:
         session = server.session
+        session.refuse_untrusted(COMMAND)
         uri, target = _arguments(arguments)
         file = file_path(uri)
         if file is None:
