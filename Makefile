@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit dogfood docs bench bench-lsp bench-workspace bench-stress bench-real clean install vscode vscode-e2e-deps
+.PHONY: demo test lint typecheck unit dogfood docs bench bench-lsp bench-workspace bench-stress bench-real bench-fuzz clean install vscode vscode-e2e-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ bench-lsp: install
 
 bench-workspace: install
 	$(BIN)/python bench/workspace_speed.py
+
+# A seeded 2,000-edit session (incremental edits, whole-document replacements, 20k-line pastes)
+# against the server: crashes, stale publishes, bad ranges, slowest request, memory (not in test).
+bench-fuzz: install
+	PYTHONPATH=server $(BIN)/python bench/fuzz_session.py --edits 2000
 
 # Stress tests generated from each buggy version of the corpus, run against it and its fix, five
 # times over (bench/stress/run.py prints the outcomes, times and whether the bar is met).
