@@ -37,6 +37,10 @@ _CERTS = BlockingApi(
     "reads certificates from disk", "create the SSL context once at start-up, or in a thread"
 )
 _SPAWN = BlockingApi("starts a process (fork and exec)", "asyncio.create_subprocess_exec(...)")
+_PROCFS = BlockingApi(
+    "reads process tables from /proc (a system call per process)", "await asyncio.to_thread(...)"
+)
+_SOURCE = BlockingApi("reads source files from disk (linecache)", "await asyncio.to_thread(...)")
 
 #: The type the resolver gives to objects returned by ``open()`` and its relatives (see
 #: ``primitives.RETURN_TYPES``): their methods read and write the disk.
@@ -182,6 +186,37 @@ BLOCKING_CALLS: dict[str, BlockingApi] = {
             "chmod symlink_to hardlink_to readlink samefile owner group walk is_mount",
         )
     },
+    # shelve and dbm files: every read and write goes to the database file
+    "shelve.open": _FILE,
+    **{f"shelve.Shelf.{m}": _FILE for m in _words("get keys items values update pop sync close")},
+    "dbm.open": _FILE,
+    # source files read for frames and tracebacks shown with their code (not ``traceback.*``,
+    # whose first use fills linecache once per file and is everywhere in exception handlers)
+    **{
+        f"inspect.{m}": _SOURCE
+        for m in _words(
+            "getinnerframes getouterframes stack trace getsource getsourcelines findsource",
+            "getframeinfo getcomments",
+        )
+    },
+    **{f"linecache.{m}": _SOURCE for m in _words("getline getlines updatecache checkcache")},
+    # process and system statistics: psutil walks /proc (every process, every mount, every
+    # socket); single-value reads (virtual_memory, cpu_percent without an interval) are left out
+    **{
+        f"psutil.{m}": _PROCFS
+        for m in _words(
+            "process_iter pids net_connections disk_usage disk_partitions disk_io_counters",
+            "wait_procs sensors_temperatures",
+        )
+    },
+    **{
+        f"psutil.Process.{m}": _PROCFS
+        for m in _words(
+            "children parents memory_full_info memory_maps open_files connections",
+            "net_connections as_dict",
+        )
+    },
+    "psutil.Process.wait": _PROC,
     # terminal
     "builtins.input": _INPUT,
     "getpass.getpass": _INPUT,

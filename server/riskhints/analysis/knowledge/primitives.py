@@ -102,6 +102,8 @@ KNOWN_CLASSES: frozenset[str] = frozenset(
         "aiohttp.ClientSession",
         "contextlib.ExitStack",
         "contextlib.AsyncExitStack",
+        "psutil.Process",
+        "shelve.Shelf",
     }
 )
 
@@ -176,6 +178,8 @@ RETURN_TYPES: dict[str, str] = {
     "psycopg.connect": "psycopg.Connection",
     "psycopg.Connection.cursor": "psycopg.Cursor",
     "multiprocessing.Manager.Lock": "threading.Lock",
+    "shelve.open": "shelve.Shelf",
+    "psutil.Process.parent": "psutil.Process",
 }
 
 #: Aliases: the same type under another spelling.
@@ -198,6 +202,8 @@ TYPE_ALIASES: dict[str, str] = {
     "io.BufferedWriter": "io.IOBase",
     "io.FileIO": "io.IOBase",
     "botocore.client.S3": "botocore.client.BaseClient",
+    "shelve.DbfilenameShelf": "shelve.Shelf",
+    "psutil.Popen": "psutil.Process",
 }
 
 
