@@ -164,6 +164,7 @@ def analyze_parsed(
         results[parsed.path] = finalize(findings, parsed, options)
     if own_program:
         program.memo.clear()  # rule summaries point back at the program: no cycle outlives it
+        program.release()
     return results
 
 

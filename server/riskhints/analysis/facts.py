@@ -230,6 +230,10 @@ class ClassFacts:
     instance_attrs: set[str] = field(default_factory=set)
     # Methods decorated with ``@property``/``@cached_property``: reading the attribute runs them.
     properties: set[str] = field(default_factory=set)
+    # ``self.client = client`` in ``__init__`` with ``client`` an untyped parameter: attribute
+    # -> (the parameter's position after ``self``, or -1 when keyword-only; its name). What the
+    # callers construct it with types the attribute (``Program.constructor_types``).
+    param_attrs: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -834,6 +838,10 @@ def _collect_types(facts: ModuleFacts, module_scope: Scope, tree: ast.Module) ->
                         cls.attr_types[target.attr] = type_name
                         if _is_binary_semaphore(type_name, value):
                             facts.binary_semaphores.add(f"{qualname}.{target.attr}")
+                    elif method.name == "__init__" and isinstance(value, ast.Name):
+                        position = _parameter_position(method, value.id)
+                        if position is not None:
+                            cls.param_attrs.setdefault(target.attr, (position, value.id))
                 if (
                     isinstance(target, ast.Attribute)
                     and isinstance(target.value, ast.Name)
@@ -1034,6 +1042,18 @@ def _self_parameter(node: FunctionNode) -> str | None:
         return None
     params = node.args.posonlyargs + node.args.args
     return params[0].arg if params else None
+
+
+def _parameter_position(node: FunctionNode, name: str) -> int | None:
+    """Where parameter ``name`` of a method sits after ``self`` (-1: keyword-only); None when
+    it is no parameter, ``self`` itself, or ``*args``/``**kwargs``."""
+    positional = [*node.args.posonlyargs, *node.args.args]
+    for index, arg in enumerate(positional):
+        if arg.arg == name:
+            return index - 1 if index > 0 else None
+    if any(arg.arg == name for arg in node.args.kwonlyargs):
+        return -1
+    return None
 
 
 def _bind_parameters(scope: Scope, node: FunctionNode) -> None:

@@ -64,6 +64,9 @@ class Acquisition:
 
     lock: LockRef
     chain: Chain  # call hops ..., then "acquires X here"
+    # An instance lock of the object that built this one and handed itself to its
+    # constructor (``Watchdog(self)``), taken through the back-reference (``self._owner``).
+    of_owner: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,16 @@ class BlockingReach:
 CACHING_DECORATORS: frozenset[str] = frozenset(
     {"functools.cache", "functools.lru_cache", "functools.cached_property"}
 )
+
+
+def _argument(call: ast.Call, position: int, name: str) -> ast.expr | None:
+    """The value a call passes for parameter ``name`` at ``position`` (-1: keyword-only)."""
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return keyword.value
+    if position < 0 or any(isinstance(a, ast.Starred) for a in call.args[: position + 1]):
+        return None
+    return call.args[position] if position < len(call.args) else None
 
 
 class Program:
@@ -101,6 +114,14 @@ class Program:
         self._subclasses: dict[str, list[ClassFacts]] | None = None
         # Summaries that rules compute over the whole program, by name (lives with the program).
         self.memo: dict[str, object] = {}
+        # Call sites this program resolved through constructor-typed attributes, with the
+        # modules whose constructor calls gave the type (see ``_type_constructor_attributes``).
+        self._typed_calls: list[tuple[CallSite, str | None]] = []
+        # ``(class, attr) -> owner class`` for attributes every constructor call fills with
+        # the constructing object itself (``Watchdog(self)``): a back-reference to the owner.
+        self._back_references: dict[tuple[str, str], str] = {}
+        self.constructor_sources: dict[str, set[str]] = {}
+        self._type_constructor_attributes()
 
     def memoized(self, key: str, compute: Callable[[], T]) -> T:
         """A program-wide result a rule computes once per program, not once per module (the
@@ -108,6 +129,124 @@ class Program:
         if key not in self.memo:
             self.memo[key] = compute()
         return cast(T, self.memo[key])
+
+    # -- attributes typed where the object is constructed ----------------------------------
+    def constructor_types(self) -> dict[tuple[str, str], tuple[str, set[str]]]:
+        """``(class, attr) -> (type, modules)`` for ``self.attr = param`` in ``__init__`` with
+        an untyped parameter, when every call that constructs the class and passes that
+        parameter a value of a known type agrees on the type (``QRLogin(self, ids)`` in a
+        client method types ``QRLogin._client`` as the client class); ``modules`` are the
+        modules of those constructor calls (the typing depends on them)."""
+        owners: dict[str, ClassFacts] = {}
+        for module in self.modules.values():
+            for qualname, cls in module.classes.items():
+                if cls.param_attrs:
+                    owners[qualname] = cls
+        found: dict[tuple[str, str], dict[str, set[str]]] = {}
+        passes_self_always: dict[tuple[str, str], bool] = {}
+        self._back_references = {}
+        if not owners:
+            return {}
+        for module, fn in self._functions.values():
+            for call in fn.calls:
+                if call.callee is None or call.awaited:
+                    continue
+                owner = self._constructed_owner(call.callee, owners)
+                if owner is None:
+                    continue
+                for attr, (position, name) in owner.param_attrs.items():
+                    value = _argument(call.node, position, name)
+                    type_name = fn.scope.type_of(value) if value is not None else None
+                    passes_self = (
+                        isinstance(value, ast.Name)
+                        and fn.scope.self_name is not None
+                        and value.id == fn.scope.self_name
+                    )
+                    key = (owner.qualname, attr)
+                    passes_self_always[key] = passes_self_always.get(key, True) and passes_self
+                    if type_name is not None:
+                        found.setdefault((owner.qualname, attr), {}).setdefault(
+                            type_name, set()
+                        ).add(module.module)
+        agreed = {
+            key: next(iter(by_type.items())) for key, by_type in found.items() if len(by_type) == 1
+        }
+        self._back_references = {
+            key: agreed[key][0]
+            for key, always in passes_self_always.items()
+            if always and key in agreed
+        }
+        return agreed
+
+    def _constructed_owner(self, callee: str, owners: dict[str, ClassFacts]) -> ClassFacts | None:
+        """The class whose ``__init__`` a call of ``callee`` runs, when it types attributes
+        from its parameters (the class itself, a re-export of it, or a subclass that keeps the
+        base's ``__init__`` in the same module)."""
+        name = callee
+        if name not in self._class_modules:
+            name = self._reexport_class(name) or name
+        module = self._class_modules.get(name)
+        if module is None:
+            return None
+        for cls in module.lineage(name):
+            if "__init__" in cls.methods:
+                return owners.get(cls.qualname)
+        return None
+
+    def _reexport_class(self, qualname: str) -> str | None:
+        for _ in range(8):
+            module_name, _, name = qualname.rpartition(".")
+            module = self.modules.get(module_name)
+            if module is None or name not in module.imports:
+                return None
+            qualname = module.imports[name]
+            if qualname in self._class_modules:
+                return qualname
+        return None
+
+    def _type_constructor_attributes(self) -> None:
+        """``self._client.get_me()`` in a method of a class whose ``_client`` the constructor
+        calls type: the call site gets that callee, for every rule. Only call sites whose
+        receiver the facts left untyped are touched, and :meth:`release` puts them back (facts are
+        shared by the programs a workspace builds)."""
+        types = self.constructor_types()
+        if not types:
+            return
+        for module, fn in self._functions.values():
+            self_name = fn.scope.self_name
+            if fn.class_qualname is None or self_name is None:
+                continue
+            for call in fn.calls:
+                func = call.node.func
+                if call.receiver_type is not None or not isinstance(func, ast.Attribute):
+                    continue
+                target = func.value
+                if not (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == self_name
+                ):
+                    continue
+                owner = module.attr_owner(fn.class_qualname, target.attr)
+                typed = types.get((owner, target.attr))
+                if typed is None:
+                    continue
+                type_name, sources = typed
+                # The facts spell such a callee after the attribute (``Login._client.wait``),
+                # which names nothing: replaced, and put back by ``release``.
+                self._typed_calls.append((call, call.callee))
+                call.callee = f"{type_name}.{func.attr}"
+                call.receiver_type = type_name
+                self.constructor_sources.setdefault(module.module, set()).update(
+                    sources - {module.module}
+                )
+
+    def release(self) -> None:
+        """Undo what this program wrote into the shared facts (constructor-typed callees)."""
+        for call, callee in self._typed_calls:
+            call.callee = callee
+            call.receiver_type = None
+        self._typed_calls.clear()
 
     # -- lookup ------------------------------------------------------------------------------
     def function(self, qualname: str | None) -> FunctionFacts | None:
@@ -448,16 +587,73 @@ class Program:
             callee = self.callee_function(call)
             if callee is None or callee is fn or not self.runs_synchronously(call, callee):
                 continue
-            same_instance = self.is_self_call(fn, call)
-            for key, acq in self.acquisitions(callee).items():
-                if key in result:
-                    continue
-                if not same_instance and self.is_instance_lock(acq.lock):
-                    continue
-                hop = self.hop(fn, call, f"{fn.display}() calls {callee.display}()")
-                result[key] = Acquisition(acq.lock, (hop, *acq.chain))
+            hop = self.hop(fn, call, f"{fn.display}() calls {callee.display}()")
+            for key, acq in self._acquisitions_through(fn, call, callee).items():
+                if key not in result:
+                    result[key] = Acquisition(acq.lock, (hop, *acq.chain), acq.of_owner)
         self._locks[fn.qualname] = result
         return result
+
+    def acquisitions_at(
+        self, fn: FunctionFacts, call: CallSite, callee: FunctionFacts
+    ) -> dict[str, Acquisition]:
+        """The locks a call of ``fn`` may wait for that are the ones ``fn`` itself would hold
+        under those names: another object's instance locks are left out (``other.method()``),
+        except the caller's own, reached back through an object it built with itself."""
+        return {
+            key: acq
+            for key, acq in self._acquisitions_through(fn, call, callee).items()
+            if not acq.of_owner
+        }
+
+    def _acquisitions_through(
+        self, fn: FunctionFacts, call: CallSite, callee: FunctionFacts
+    ) -> dict[str, Acquisition]:
+        """``callee``'s acquisitions seen from ``fn``'s frame, keyed for ``fn``'s summary
+        (owner locks under ``^key``)."""
+        relation = self._relation(fn, call)
+        found: dict[str, Acquisition] = {}
+        for key, acq in self.acquisitions(callee).items():
+            instance = self.is_instance_lock(acq.lock)
+            lock_key = acq.lock.key
+            if relation == "self":
+                found[key] = acq
+            elif acq.of_owner:
+                if relation == "child":  # the child's owner is the caller itself
+                    found[lock_key] = Acquisition(acq.lock, acq.chain)
+            elif not instance:
+                found[lock_key] = acq
+            elif relation == "owner":
+                found["^" + lock_key] = Acquisition(acq.lock, acq.chain, of_owner=True)
+        return found
+
+    def _relation(self, fn: FunctionFacts, call: CallSite) -> str | None:
+        """How the receiver of a call relates to ``fn``'s own object: ``"self"`` (or no
+        receiver: a plain function), ``"owner"`` (``self._owner.x()``, a back-reference),
+        ``"child"`` (``self.watchdog.x()`` on an object that holds a back-reference to this
+        class), else None."""
+        if self.is_self_call(fn, call):
+            return "self"
+        func = call.node.func
+        receiver = func.value if isinstance(func, ast.Attribute) else None
+        if (
+            fn.class_qualname is None
+            or not self._back_references
+            or not isinstance(receiver, ast.Attribute)
+            or not isinstance(receiver.value, ast.Name)
+            or receiver.value.id != fn.scope.self_name
+        ):
+            return None
+        module = self.module_of(fn)
+        owner = module.attr_owner(fn.class_qualname, receiver.attr)
+        if (owner, receiver.attr) in self._back_references:
+            return "owner"
+        child_type = call.receiver_type
+        mine = {fn.class_qualname, *self.class_bases(fn.class_qualname)}
+        for (child, _), owner_type in self._back_references.items():
+            if child == child_type and owner_type in mine:
+                return "child"
+        return None
 
     def is_self_call(self, fn: FunctionFacts, call: CallSite) -> bool:
         func = call.node.func

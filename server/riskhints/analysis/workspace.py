@@ -16,6 +16,7 @@ buffer), and :meth:`Workspace.invalidate` drops what depended on a changed modul
 
 from __future__ import annotations
 
+import ast
 import gc
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from pathlib import Path
 from .. import safe_read
 from .digests import digest
 from .engine import ParsedModule, analyze_parsed, decode_source, module_name_for, parse_source
-from .facts import ExternalTypes, imported_targets, is_package_path
+from .facts import ExternalTypes, ModuleFacts, imported_targets, is_package_path
 from .finding import Finding
 from .inference import ReceiverInference, refine
 from .options import AnalysisOptions
@@ -230,13 +231,9 @@ class Workspace:
         program-wide summaries (who holds which lock, what blocks) are computed once."""
         wanted = [m for m in modules if self.parsed(m) is not None]
         closures = {m: self.closure(m) for m in wanted}
-        loaded = [
-            p
-            for p in (
-                self.parsed(m) for m in dict.fromkeys(x for c in closures.values() for x in c)
-            )
-            if p is not None
-        ]
+        in_program = dict.fromkeys(x for c in closures.values() for x in c)
+        in_program.update(dict.fromkeys(self.constructing_modules(in_program)))
+        loaded = [p for p in (self.parsed(m) for m in in_program) if p is not None]
         program = Program(
             [p.facts for p in loaded if p.facts is not None], options.extra_blocking_calls
         )
@@ -248,14 +245,54 @@ class Workspace:
             program=program,
         )
         program.memo.clear()
+        program.release()
         results: dict[str, ModuleAnalysis] = {}
         for module, parsed in targets.items():
             if parsed is None:
                 continue
-            others = [m for m in closures[module][1:] if m in self._digests]
+            # Modules whose constructor calls typed this module's attributes count too.
+            constructed = sorted(program.constructor_sources.get(module, ()))
+            closure = dict.fromkeys([*closures[module][1:], *constructed])
+            others = [m for m in closure if m in self._digests and m != module]
             dependencies = {self.files[m].shown: self._digests[m] for m in others}
             results[module] = ModuleAnalysis(findings[parsed.path], dependencies)
         return results
+
+    def constructing_modules(self, modules: Iterable[str]) -> list[str]:
+        """Workspace modules outside ``modules`` that may construct one of their classes whose
+        ``__init__`` keeps an untyped parameter (``self._client = client``): what they pass
+        types the attribute (see ``Program.constructor_types``), and they import the class, so
+        they are not in its module's closure. Found by the class name in the file's text (a
+        byte search; only the files that mention it are parsed)."""
+        names: set[str] = set()
+        for module in modules:
+            parsed = self.parsed(module)
+            if parsed is not None and parsed.facts is not None:
+                names.update(_called_through_parameters(parsed.facts))
+        if not names:
+            return []
+        chosen = set(modules)
+        found: list[str] = []
+        for module in sorted(self.files):
+            if module in chosen or len(found) >= MAX_CLOSURE:
+                continue
+            text = self._source_text(module)
+            if any(name in text for name in names) and self.parsed(module) is not None:
+                found.append(module)
+        return found
+
+    def _source_text(self, module: str) -> str:
+        if module in self.overrides:
+            return self.overrides[module]
+        parsed = self._parsed.get(module)
+        if parsed is not None:
+            return parsed.text
+        file = self.files.get(module)
+        try:
+            data = file.path.read_bytes() if file is not None else b""
+        except OSError:
+            return ""
+        return data.decode("utf-8", "replace")
 
     def set_text(self, module: str, text: str | None) -> set[str]:
         """Give ``module`` an editor's unsaved text (``None``: back to the file on disk).
@@ -319,6 +356,30 @@ class Workspace:
 
     def loaded(self) -> int:
         return sum(1 for parsed in self._parsed.values() if parsed is not None)
+
+
+def _called_through_parameters(facts: ModuleFacts) -> set[str]:
+    """Names of this module's classes that call methods on an attribute their ``__init__``
+    filled from an untyped parameter (``self._client.get_me()``): only their constructor
+    calls elsewhere can type it."""
+    names: set[str] = set()
+    for fn in facts.functions.values():
+        if fn.class_qualname is None or fn.scope.self_name is None:
+            continue
+        for call in fn.calls:
+            func = call.node.func
+            target = func.value if isinstance(func, ast.Attribute) else None
+            if (
+                call.receiver_type is None
+                and isinstance(target, ast.Attribute)
+                and isinstance(target.value, ast.Name)
+                and target.value.id == fn.scope.self_name
+            ):
+                owner = facts.attr_owner(fn.class_qualname, target.attr)
+                cls = facts.classes.get(owner)
+                if cls is not None and target.attr in cls.param_attrs:
+                    names.add(cls.name)
+    return names
 
 
 def _exports(parsed: ParsedModule | None) -> object:

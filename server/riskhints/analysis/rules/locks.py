@@ -226,13 +226,10 @@ def lock_reentry(ctx: RuleContext) -> Iterator[Finding]:
             callee = ctx.program.callee_function(call)
             if callee is None or not ctx.program.runs_synchronously(call, callee):
                 continue
-            same_instance = ctx.program.is_self_call(fn, call)
-            acquisitions = ctx.program.acquisitions(callee)
+            acquisitions = ctx.program.acquisitions_at(fn, call, callee)
             for held in call.held:
                 acq = acquisitions.get(held.lock.key)
                 if acq is None or not _self_deadlocks(ctx, held.lock):
-                    continue
-                if not same_instance and ctx.program.is_instance_lock(held.lock):
                     continue
                 hop = ctx.evidence(call.span, f"{fn.display}() calls {callee.display}()")
                 yield _reentry_finding(ctx, fn, held, call.span, (hop, *acq.chain))
@@ -340,10 +337,8 @@ def _all_order_edges(ctx: RuleContext) -> list[_OrderEdge]:
             callee = ctx.program.callee_function(call)
             if callee is None or not ctx.program.runs_synchronously(call, callee):
                 continue
-            same_instance = ctx.program.is_self_call(fn, call)
-            for key, acq in ctx.program.acquisitions(callee).items():
-                if not same_instance and ctx.program.is_instance_lock(acq.lock):
-                    continue  # ``other.method()`` takes another object's lock
+            # ``other.method()`` taking another object's lock is left out by acquisitions_at.
+            for key, acq in ctx.program.acquisitions_at(fn, call, callee).items():
                 for held in call.held:
                     if held.lock.key == key:
                         continue

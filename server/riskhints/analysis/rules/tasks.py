@@ -334,6 +334,12 @@ def coroutine_never_awaited(ctx: RuleContext) -> Iterator[Finding]:
                     f"`await`: awaiting `{fn.display}()` gives a coroutine object, and the body "
                     f"of `{name}` never runs"
                 )
+            elif call.usage == "other" and _read_as_result(call.node, call.parent):
+                message = (
+                    f"`{call.text}()` is used as its result without `await`: a coroutine "
+                    f"has no items or attributes of the result, and the body of `{name}` "
+                    f"never runs"
+                )
             elif call.usage == "assigned" and _never_used_as_coroutine(ctx, fn, call):
                 message = (
                     f"the coroutine from `{call.text}()` is kept in a local that is never "
@@ -379,6 +385,23 @@ def _returned_coroutines_dropped(ctx: RuleContext) -> Iterator[Finding]:
 
 
 _LOOKING_CALLEES = frozenset({"builtins.len", "builtins.isinstance"})
+#: What a coroutine object has of its own: reading anything else reads it as its result.
+_COROUTINE_ATTRS = frozenset(
+    {"send", "throw", "close", "__await__", "cr_await", "cr_frame", "cr_running", "cr_code"}
+    | {"cr_origin", "cr_suspended", "__name__", "__qualname__", "__class__"}
+)
+
+
+def _read_as_result(node: ast.AST, parent: ast.AST | None) -> bool:
+    """``self.client.get_me().user_id`` / ``me["id"]``: an attribute or an item read off the
+    coroutine object, as if it were the value the coroutine returns."""
+    if isinstance(parent, ast.Subscript) and parent.value is node:
+        return isinstance(parent.ctx, ast.Load)
+    return (
+        isinstance(parent, ast.Attribute)
+        and parent.value is node
+        and parent.attr not in _COROUTINE_ATTRS
+    )
 
 
 def _is_generator(fn: FunctionFacts) -> bool:
@@ -416,8 +439,8 @@ def _never_used_as_coroutine(ctx: RuleContext, fn: FunctionFacts, call: CallSite
                 "builtins.isinstance",
             ):
                 continue
-        if isinstance(parent, ast.FormattedValue):
-            continue
+        if isinstance(parent, ast.FormattedValue) or _read_as_result(node, parent):
+            continue  # formatted, or read as if it were the result
         return False  # awaited, returned, stored, passed on: someone may await it
     return True
 
