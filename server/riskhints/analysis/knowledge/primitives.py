@@ -104,6 +104,13 @@ KNOWN_CLASSES: frozenset[str] = frozenset(
         "contextlib.AsyncExitStack",
         "psutil.Process",
         "shelve.Shelf",
+        # SDK objects whose callbacks run on threads of their own (LIBRARY_THREAD_CALLBACKS)
+        "azure.cognitiveservices.speech.SpeechSynthesizer",
+        "azure.cognitiveservices.speech.SpeechRecognizer",
+        "azure.cognitiveservices.speech.translation.TranslationRecognizer",
+        "azure.cognitiveservices.speech.transcription.ConversationTranscriber",
+        "paho.mqtt.client.Client",
+        "pyaudio.PyAudio",
     }
 )
 
@@ -266,6 +273,50 @@ THREAD_RUNNERS: frozenset[str] = frozenset(
         "asgiref.sync.sync_to_async",
     }
 )
+
+#: Library APIs that call their callable argument on a thread of the library's own (an SDK's
+#: event thread, an audio thread, the worker completing a future), not on the event loop:
+#: patterns (fnmatch) over the callee's qualified name.
+LIBRARY_THREAD_CALLBACKS: dict[str, CallbackParam] = {
+    "azure.cognitiveservices.speech.*.connect": CallbackParam(
+        0, None, "the Speech SDK calls it on its own threads"
+    ),
+    "paho.mqtt.client.Client.message_callback_add": CallbackParam(
+        1, "callback", "paho calls it on its network thread"
+    ),
+    "pyaudio.PyAudio.open": CallbackParam(None, "stream_callback", "calls it on the audio thread"),
+    **{
+        f"sounddevice.{stream}": CallbackParam(None, "callback", "calls it on the audio thread")
+        for stream in ("InputStream", "OutputStream", "Stream", "RawInputStream")
+    },
+    "concurrent.futures.Future.add_done_callback": CallbackParam(
+        0, "fn", "calls it on the worker thread that completes the future"
+    ),
+}
+
+#: asyncio calls that belong on the event loop's own thread (not thread-safe; from another
+#: thread they do not wake the loop, or find no running loop and raise): what goes wrong.
+LOOP_THREAD_ONLY: dict[str, str] = {
+    **{
+        f"asyncio.{queue}.{method}": "asyncio queues are not thread-safe, and waiters are not woken"
+        for queue in ("Queue", "PriorityQueue", "LifoQueue")
+        for method in ("put_nowait", "get_nowait")
+    },
+    "asyncio.Event.set": "waiters of an asyncio.Event are woken only from the loop's thread",
+    "asyncio.Event.clear": "asyncio.Event is not thread-safe",
+    **{
+        f"asyncio.Future.{method}": "a future's callbacks are scheduled on a loop that is not woken"
+        for method in ("set_result", "set_exception", "cancel")
+    },
+    "asyncio.Task.cancel": "cancelling from another thread races with the loop running the task",
+    **{
+        f"asyncio.AbstractEventLoop.{method}": "the loop is not thread-safe and is not woken"
+        for method in ("call_soon", "call_later", "call_at", "create_task")
+    },
+    "asyncio.create_task": "there is no running event loop in this thread: it raises",
+    "asyncio.ensure_future": "there is no running event loop in this thread",
+    "asyncio.get_running_loop": "there is no running event loop in this thread: it raises",
+}
 
 #: Calls that schedule a coroutine as a task; their result must be kept.
 TASK_FACTORIES: frozenset[str] = frozenset(

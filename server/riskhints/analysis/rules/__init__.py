@@ -17,7 +17,8 @@ def ensure_loaded() -> None:
         release,
         state,
         tasks,
-        thread_state,  # noqa: F401
+        thread_state,
+        wrong_thread,  # noqa: F401
     )
     from .frameworks import aiohttp, celery, django, sqlalchemy  # noqa: F401
 
