@@ -69,13 +69,19 @@ class WrittenTest:
     harness_updated: bool = False  # an older version of the harness was replaced
 
 
+#: Blocking APIs the harness does not patch: pytest itself, the import system and the
+#: libraries it loads read source through them (tracebacks, assertion rewriting, code
+#: generation) on every thread.
+_NOT_GUARDED = ("inspect.", "linecache.")
+
+
 def harness_text() -> str:
     """The harness module, with the blocking APIs of the knowledge tables filled in."""
     source = resources.files(__package__).joinpath(HARNESS_FILE).read_text(encoding="utf-8")
     rows = "".join(
         f'    "{name}": "{escape(api.what)}",\n'
         for name, api in sorted(BLOCKING_CALLS.items())
-        if not name.endswith(".*")
+        if not name.endswith(".*") and not name.startswith(_NOT_GUARDED)
     )
     return source.replace("    # __BLOCKING_APIS__\n", rows)
 
