@@ -166,6 +166,12 @@ SYNC_TO_ASYNC: frozenset[str] = frozenset(
 # -- Django entry points (async views, middleware, consumers) -----------------------------------
 #: The conventional name of a view's request parameter.
 REQUEST_PARAMETERS: frozenset[str] = frozenset({"request"})
+#: Methods of ``request.session`` that load it from the session store on first use (their
+#: async twins are ``aget``, ``aset``, ... on Django 5.0+).
+SYNC_SESSION_METHODS: frozenset[str] = frozenset(
+    {"get", "pop", "setdefault", "items", "keys", "values", "update", "clear", "flush"}
+    | {"cycle_key", "set_expiry", "get_expiry_age", "get_expiry_date", "has_key", "save"}
+)
 #: Class-based view bases: their async handler methods are views.
 VIEW_BASES: frozenset[str] = frozenset(
     {

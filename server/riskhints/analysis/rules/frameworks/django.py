@@ -151,6 +151,7 @@ class DjangoOrm:
         typed_names(fn, lambda v: v is not None and self._instance_value(v), self.instances)
         self._loop_instances()
         self.instance_models = self._instance_models()
+        self.requests = _request_parameters(fn)
 
     def _instance_models(self) -> dict[str, str]:
         """Instance names whose model we know (``order = await Order.objects.aget(...)``): a
@@ -302,6 +303,9 @@ class DjangoOrm:
         return list(by_line.values())
 
     def site(self, node: ast.AST) -> Site | None:
+        lazy = self._lazy_request_site(node) if self.requests else None
+        if lazy is not None:
+            return lazy
         if isinstance(node, ast.Call):
             return self._call_site(node)
         if isinstance(node, ast.For) and self.is_queryset(node.iter):
@@ -343,6 +347,47 @@ class DjangoOrm:
             return self._site(call, "queries the database", kb.SYNC_DJANGO_CALLS[callee])
         return None
 
+    def _lazy_request_site(self, node: ast.AST) -> Site | None:
+        """``request.user`` and ``request.session`` are lazy: the first read of the user's
+        attributes loads the session and the user (queries), and the first read or write of a
+        session key loads it from the session store (a query with the database backends)."""
+        parents = self.module.parents
+        if isinstance(node, ast.Call) and self.scope.qualify(node.func) == "builtins.getattr":
+            # ``user = getattr(request, "user", None)``, then ``if user and ...``
+            if (
+                len(node.args) >= 2
+                and self._is_request(node.args[0])
+                and isinstance(node.args[1], ast.Constant)
+                and node.args[1].value == "user"
+                and isinstance(parents.get(id(node)), (ast.Assign, ast.If, ast.BoolOp))
+            ):
+                return self._site(node, "reads the lazy user (a query on first use)", _AUSER)
+            return None
+        if not (isinstance(node, ast.Attribute) and self._is_request(node.value)):
+            return None
+        parent = parents.get(id(node))
+        if node.attr == "user" and isinstance(node.ctx, ast.Load):
+            used = (isinstance(parent, ast.Attribute) and parent.value is node) or (
+                isinstance(parent, (ast.If, ast.BoolOp, ast.UnaryOp))
+            )
+            if used:
+                return self._site(node, "reads the lazy user (a query on first use)", _AUSER)
+        if node.attr == "session":
+            if isinstance(parent, ast.Subscript) and parent.value is node:
+                return self._site(parent, "loads the session (a query on first use)", _ASESSION)
+            if (
+                isinstance(parent, ast.Attribute)
+                and parent.value is node
+                and parent.attr in kb.SYNC_SESSION_METHODS
+            ):
+                return self._site(parent, "loads the session (a query on first use)", _ASESSION)
+            if isinstance(parent, ast.Compare) and node in parent.comparators:
+                return self._site(parent, "loads the session (a query on first use)", _ASESSION)
+        return None
+
+    def _is_request(self, node: ast.AST) -> bool:
+        return isinstance(node, ast.Name) and node.id in self.requests
+
     def _site(self, node: ast.AST, what: str, alternative: str) -> Site:
         return Site(node, f"`{node_text(self.module, node, 60)}`", what, alternative)
 
@@ -355,6 +400,24 @@ class DjangoOrm:
         if node.attr in kb.SYNC_INSTANCE_METHODS and self.is_instance(node.value):
             return self._site(node, "writes to the database", "")
         return None
+
+
+_AUSER = "`await request.auser()`"
+_ASESSION = "the session's async methods (`await request.session.aget(...)`)"
+
+
+def _request_parameters(fn: FunctionFacts) -> frozenset[str]:
+    """Parameters named like a request (``request``), never rebound in the body."""
+    node = fn.node
+    if isinstance(node, ast.Module):
+        return frozenset()
+    args = node.args
+    names = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    wanted = names & kb.REQUEST_PARAMETERS
+    if not wanted:
+        return frozenset()
+    rebound = {name for name, _ in single_bindings(fn)}
+    return frozenset(wanted - rebound)
 
 
 def _async_unsafe_allowed(module: ModuleFacts) -> bool:
