@@ -117,7 +117,7 @@ def test_orm_helper_in_another_module_is_followed_with_its_chain() -> None:
                 from django.http import JsonResponse
                 from shop.services import open_orders
                 async def orders(request):
-                    return JsonResponse({"orders": open_orders(request.user.pk)})
+                    return JsonResponse({"orders": open_orders(request.GET["customer"])})
             """,
         }
     )

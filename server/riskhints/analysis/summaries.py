@@ -151,9 +151,10 @@ class Program:
             for call in fn.calls:
                 if call.callee is None or call.awaited:
                     continue
-                owner = self._constructed_owner(call.callee, owners)
-                if owner is None:
+                constructed = self._constructed_owner(call.callee, owners)
+                if constructed is None:
                     continue
+                built, owner = constructed
                 for attr, (position, name) in owner.param_attrs.items():
                     value = _argument(call.node, position, name)
                     type_name = fn.scope.type_of(value) if value is not None else None
@@ -162,12 +163,15 @@ class Program:
                         and fn.scope.self_name is not None
                         and value.id == fn.scope.self_name
                     )
-                    key = (owner.qualname, attr)
-                    passes_self_always[key] = passes_self_always.get(key, True) and passes_self
-                    if type_name is not None:
-                        found.setdefault((owner.qualname, attr), {}).setdefault(
-                            type_name, set()
-                        ).add(module.module)
+                    # Under the class built (``AsyncSocket(self)``) and the class whose
+                    # ``__init__`` ran (a base, maybe built elsewhere with other types).
+                    for key in dict.fromkeys([(built, attr), (owner.qualname, attr)]):
+                        always = passes_self_always.get(key, True)
+                        passes_self_always[key] = always and passes_self
+                        if type_name is not None:
+                            found.setdefault(key, {}).setdefault(type_name, set()).add(
+                                module.module
+                            )
         agreed = {
             key: next(iter(by_type.items())) for key, by_type in found.items() if len(by_type) == 1
         }
@@ -178,19 +182,48 @@ class Program:
         }
         return agreed
 
-    def _constructed_owner(self, callee: str, owners: dict[str, ClassFacts]) -> ClassFacts | None:
-        """The class whose ``__init__`` a call of ``callee`` runs, when it types attributes
-        from its parameters (the class itself, a re-export of it, or a subclass that keeps the
-        base's ``__init__`` in the same module)."""
+    def _constructed_owner(
+        self, callee: str, owners: dict[str, ClassFacts]
+    ) -> tuple[str, ClassFacts] | None:
+        """The class a call of ``callee`` builds and the class whose ``__init__`` it runs,
+        when that one types attributes from its parameters (the class itself, a re-export of
+        it, or a subclass keeping a base's ``__init__``, in any module of the program)."""
         name = callee
         if name not in self._class_modules:
             name = self._reexport_class(name) or name
-        module = self._class_modules.get(name)
-        if module is None:
+        if name not in self._class_modules:
             return None
-        for cls in module.lineage(name):
+        for cls in self._lineage(name):
             if "__init__" in cls.methods:
-                return owners.get(cls.qualname)
+                owner = owners.get(cls.qualname)
+                return (name, owner) if owner is not None else None
+        return None
+
+    def _lineage(self, class_qualname: str) -> Iterator[ClassFacts]:
+        """The class and its bases defined anywhere in the program, nearest first."""
+        seen: set[str] = set()
+        pending = [class_qualname]
+        while pending:
+            current = pending.pop(0)
+            module = self._class_modules.get(current)
+            if current in seen or module is None:
+                continue
+            seen.add(current)
+            cls = module.classes[current]
+            yield cls
+            pending.extend(cls.bases)
+
+    def _typed_attribute(
+        self, types: dict[tuple[str, str], T], class_qualname: str, attr: str
+    ) -> T | None:
+        """``types`` for ``self.attr`` in a method of ``class_qualname``: as built as that
+        class, else as typed for the base whose ``__init__`` sets it."""
+        found = types.get((class_qualname, attr))
+        if found is not None:
+            return found
+        for cls in self._lineage(class_qualname):
+            if attr in cls.instance_attrs or attr in cls.attr_types:
+                return types.get((cls.qualname, attr))
         return None
 
     def _reexport_class(self, qualname: str) -> str | None:
@@ -227,8 +260,7 @@ class Program:
                     and target.value.id == self_name
                 ):
                     continue
-                owner = module.attr_owner(fn.class_qualname, target.attr)
-                typed = types.get((owner, target.attr))
+                typed = self._typed_attribute(types, fn.class_qualname, target.attr)
                 if typed is None:
                     continue
                 type_name, sources = typed
@@ -644,9 +676,7 @@ class Program:
             or receiver.value.id != fn.scope.self_name
         ):
             return None
-        module = self.module_of(fn)
-        owner = module.attr_owner(fn.class_qualname, receiver.attr)
-        if (owner, receiver.attr) in self._back_references:
+        if self._typed_attribute(self._back_references, fn.class_qualname, receiver.attr):
             return "owner"
         child_type = call.receiver_type
         mine = {fn.class_qualname, *self.class_bases(fn.class_qualname)}

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from ..facts import CallSite, FunctionFacts
+from ..facts import CallSite, FunctionFacts, FunctionNode
 from ..finding import Finding, Severity
 from ..knowledge.primitives import TASK_FACTORIES
 from ..positions import Positions
@@ -83,9 +84,18 @@ def _returned_tasks_dropped(ctx: RuleContext) -> Iterator[Finding]:
         for call in fn.calls:
             target = ctx.program.callee_function(call)
             made = factories.get(target.qualname) if target is not None else None
-            if target is None or made is None or made[0] != "task" or call.awaited:
+            if target is None or made is None or made[0] != "task":
                 continue
-            reason = _dropped_reason(ctx, fn, call, parents)
+            if call.awaited != target.is_async:
+                continue
+            if _no_task_here(call, made[2], target.scope.self_name is not None):
+                continue
+            if target.is_async:
+                # ``await self._trigger_event(...)`` as a statement: the task is dropped.
+                statement = _await_parent(ctx.program, fn, call)
+                reason = "is discarded" if isinstance(statement, ast.Expr) else None
+            else:
+                reason = _dropped_reason(ctx, fn, call, parents)
             if reason is None:
                 continue
             yield ctx.finding(
@@ -94,55 +104,187 @@ def _returned_tasks_dropped(ctx: RuleContext) -> Iterator[Finding]:
                 f"the task `{target.display}()` returns {reason}: the loop holds only a weak "
                 f"reference, so it can be garbage-collected before it finishes",
                 function=fn,
-                evidence=(ctx.evidence_of(target, made[1], f"{target.display}() returns a task"),),
+                evidence=(
+                    ctx.evidence_of(target, made[1], f"{target.display}() makes the task here"),
+                ),
                 assumptions=(f"something keeps the task `{target.display}()` returns until done",),
                 fix={"kind": "keep-task"},
             )
 
 
-def _returners(program: Program) -> dict[str, tuple[str, ast.AST]]:
+def _returners(program: Program) -> dict[str, tuple[str, ast.AST, _TaskCondition | None]]:
     """Functions that hand a new task or a fresh coroutine to their caller: qualname ->
-    (``"task"`` or ``"coroutine"``, the ``return`` that does it). A coroutine counts only for
-    sync functions (an ``async def`` returning one is RH302 itself)."""
+    (``"task"`` or ``"coroutine"``, where the task is made or the ``return`` that hands it
+    out, and the flag a caller must pass for the task to be made, if any). A coroutine counts
+    only for sync functions (an ``async def`` returning one is RH302 itself). A function
+    returning what a task returner returns is one too (``start_background_task()`` wrapping
+    ``ensure_future``, ``_trigger_event()`` returning its result)."""
 
-    def compute() -> dict[str, tuple[str, ast.AST]]:
-        found: dict[str, tuple[str, ast.AST]] = {}
-        for fn in program.iter_functions():
-            kind = _returned_kind(program, fn)
-            if kind is not None:
-                found[fn.qualname] = kind
+    def compute() -> dict[str, tuple[str, ast.AST, _TaskCondition | None]]:
+        found: dict[str, tuple[str, ast.AST, _TaskCondition | None]] = {}
+        for _ in range(4):  # helpers of helpers, without a fixpoint loop on cycles
+            changed = False
+            for fn in program.iter_functions():
+                if fn.qualname in found:
+                    continue
+                kind = _returned_kind(program, fn, found)
+                if kind is not None:
+                    found[fn.qualname] = kind
+                    changed = True
+            if not changed:
+                break
         return found
 
     return program.memoized("tasks.returners", compute)
 
 
-def _returned_kind(program: Program, fn: FunctionFacts) -> tuple[str, ast.AST] | None:
-    task_locals = {
-        t.id
-        for call in fn.calls
-        if call.callee in TASK_FACTORIES and isinstance(call.stmt, ast.Assign)
-        for t in call.stmt.targets
-        if isinstance(t, ast.Name)
-    }
+@dataclass(frozen=True)
+class _TaskCondition:
+    """The task is made only when the flag ``name`` (a parameter, or a key popped from
+    ``**kwargs``) is true; ``default`` is its value when the caller does not pass it."""
+
+    name: str
+    position: int | None
+    default_false: bool
+
+
+def _makes_task(
+    program: Program, call: CallSite, found: dict[str, tuple[str, ast.AST, _TaskCondition | None]]
+) -> bool:
+    if call.callee in TASK_FACTORIES:
+        return True
+    target = program.callee_function(call)
+    if target is None:
+        return False
+    made = found.get(target.qualname)
+    return made is not None and made[0] == "task" and call.awaited == target.is_async
+
+
+def _returned_kind(
+    program: Program,
+    fn: FunctionFacts,
+    found: dict[str, tuple[str, ast.AST, _TaskCondition | None]],
+) -> tuple[str, ast.AST, _TaskCondition | None] | None:
+    task_locals: dict[str, CallSite] = {}
+    for call in fn.calls:
+        if isinstance(call.stmt, ast.Assign) and _makes_task(program, call, found):
+            if call.stmt.value is call.node or (
+                isinstance(call.stmt.value, ast.Await) and call.stmt.value.value is call.node
+            ):
+                for t in call.stmt.targets:
+                    if isinstance(t, ast.Name):
+                        task_locals.setdefault(t.id, call)
     returns = [node for node in fn.own_nodes if isinstance(node, ast.Return)]
     coroutine_returns: list[ast.Return] = []
     for call in fn.calls:
-        if call.usage != "returned" or not isinstance(call.parent, ast.Return):
+        if call.usage not in ("returned", "awaited"):
             continue
-        if call.callee in TASK_FACTORIES:
-            return "task", call.parent
+        returned = call.parent if call.usage == "returned" else _await_parent(program, fn, call)
+        if not isinstance(returned, ast.Return):
+            continue
+        if _makes_task(program, call, found):
+            return "task", call.node, _task_condition(program, fn, call)
+        if call.usage != "returned":
+            continue
         callee = program.callee_function(call)
         if callee is not None and callee.is_async and not fn.is_async and not _is_generator(callee):
-            coroutine_returns.append(call.parent)
+            coroutine_returns.append(returned)
     # A sync/async facade (``if self.is_async: return self._wait_async()`` then a sync path)
     # hands out a coroutine only on some paths: a caller on the sync path gets a plain value.
     if coroutine_returns and len(coroutine_returns) == len(returns):
-        return "coroutine", coroutine_returns[0]
+        return "coroutine", coroutine_returns[0], None
     for node in fn.own_nodes:
         if isinstance(node, ast.Return) and isinstance(node.value, ast.Name):
-            if node.value.id in task_locals and not _kept_besides(program, fn, node.value.id):
-                return "task", node
+            made = task_locals.get(node.value.id)
+            if made is not None and not _kept_besides(program, fn, node.value.id):
+                return "task", made.node, _task_condition(program, fn, made)
     return None
+
+
+def _await_parent(program: Program, fn: FunctionFacts, call: CallSite) -> ast.AST | None:
+    await_node = call.parent if isinstance(call.parent, ast.Await) else None
+    return program.module_of(fn).parents.get(id(await_node)) if await_node is not None else None
+
+
+def _task_condition(program: Program, fn: FunctionFacts, made: CallSite) -> _TaskCondition | None:
+    """``if run_async: ret = self.start_background_task(...)``: the flag the task needs."""
+    node = fn.node
+    if isinstance(node, ast.Module):
+        return None
+    parents = program.module_of(fn).parents
+    current: ast.AST | None = made.stmt
+    while current is not None and current is not node:
+        parent = parents.get(id(current))
+        if isinstance(parent, ast.If) and current in parent.body:
+            test = parent.test
+            if isinstance(test, ast.Name):
+                return _flag(node, test.id)
+            return None
+        current = parent
+    return None
+
+
+def _flag(node: FunctionNode, name: str) -> _TaskCondition | None:
+    params = [*node.args.posonlyargs, *node.args.args]
+    defaults = dict(
+        zip(
+            [a.arg for a in params][len(params) - len(node.args.defaults) :],
+            node.args.defaults,
+            strict=False,
+        )
+    )
+    for kw, default in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=False):
+        if default is not None:
+            defaults[kw.arg] = default
+    names = [a.arg for a in params]
+    if name in names or name in {a.arg for a in node.args.kwonlyargs}:
+        position = names.index(name) if name in names else None
+        default = defaults.get(name)
+        return _TaskCondition(name, position, _falsy(default))
+    # ``run_async = kwargs.pop("run_async", False)``
+    for stmt in ast.walk(node):
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id == name
+            and isinstance(stmt.value, ast.Call)
+            and isinstance(stmt.value.func, ast.Attribute)
+            and stmt.value.func.attr in ("pop", "get")
+            and node.args.kwarg is not None
+            and isinstance(stmt.value.func.value, ast.Name)
+            and stmt.value.func.value.id == node.args.kwarg.arg
+            and stmt.value.args
+            and isinstance(stmt.value.args[0], ast.Constant)
+            and isinstance(stmt.value.args[0].value, str)
+        ):
+            default = stmt.value.args[1] if len(stmt.value.args) > 1 else None
+            return _TaskCondition(
+                stmt.value.args[0].value, None, default is None or _falsy(default)
+            )
+    return None
+
+
+def _falsy(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and not node.value
+
+
+def _no_task_here(call: CallSite, condition: _TaskCondition | None, is_method: bool) -> bool:
+    """The caller passes the flag as a false constant, or leaves it at a false default."""
+    if condition is None:
+        return False
+    for keyword in call.node.keywords:
+        if keyword.arg == condition.name:
+            return _falsy(keyword.value)
+        if keyword.arg is None:
+            return False  # ``**options``: who knows
+    if condition.position is not None:
+        index = condition.position - (1 if is_method else 0)
+        if 0 <= index < len(call.node.args):
+            if any(isinstance(a, ast.Starred) for a in call.node.args[: index + 1]):
+                return False
+            return _falsy(call.node.args[index])
+    return condition.default_false
 
 
 def _kept_besides(program: Program, fn: FunctionFacts, local: str) -> bool:
