@@ -172,9 +172,14 @@ class Program:
                             found.setdefault(key, {}).setdefault(type_name, set()).add(
                                 module.module
                             )
-        agreed = {
-            key: next(iter(by_type.items())) for key, by_type in found.items() if len(by_type) == 1
-        }
+        agreed: dict[tuple[str, str], tuple[str, set[str]]] = {}
+        for key, by_type in found.items():
+            if len(by_type) == 1:
+                agreed[key] = next(iter(by_type.items()))
+                continue
+            composite = self._composite_of(set(by_type))
+            if composite is not None:
+                agreed[key] = (composite, set().union(*by_type.values()))
         self._back_references = {
             key: agreed[key][0]
             for key, always in passes_self_always.items()
@@ -211,7 +216,39 @@ class Program:
             seen.add(current)
             cls = module.classes[current]
             yield cls
-            pending.extend(cls.bases)
+            pending.extend(
+                b if b in self._class_modules else (self._reexport_class(b) or b) for b in cls.bases
+            )
+
+    def _composite_of(self, types: set[str]) -> str | None:
+        """The one class of the program built from every one of ``types`` (mixins passing
+        ``self``: ``DialogMethods`` and ``MessageMethods`` are both the ``TelegramClient``)."""
+        common: set[str] | None = None
+        for type_name in types:
+            family = {type_name, *(c.qualname for c in self.subclasses_of(type_name))}
+            common = family if common is None else common & family
+        if not common:
+            return None
+        leaves = [c for c in common if not any(s.qualname in common for s in self.subclasses_of(c))]
+        return leaves[0] if len(leaves) == 1 else None
+
+    def _mixin_method(self, type_name: str, name: str) -> str:
+        """``Mixin.get_me`` when the type has it; else the one method of that name every
+        class composed of the mixin gets (``self`` passed from a mixin is the composed
+        client: ``TelegramClient(MessageMethods, UserMethods)``)."""
+        qualname = f"{type_name}.{name}"
+        if self.function(qualname) is not None:
+            return qualname
+        for cls in self._lineage(type_name):  # inherited from a base in another module
+            if name in cls.methods:
+                return cls.methods[name]
+        found: set[str] = set()
+        for sub in self.subclasses_of(type_name):
+            for cls in self._lineage(sub.qualname):
+                if name in cls.methods:
+                    found.add(cls.methods[name])
+                    break
+        return found.pop() if len(found) == 1 else qualname
 
     def _typed_attribute(
         self, types: dict[tuple[str, str], T], class_qualname: str, attr: str
@@ -267,7 +304,7 @@ class Program:
                 # The facts spell such a callee after the attribute (``Login._client.wait``),
                 # which names nothing: replaced, and put back by ``release``.
                 self._typed_calls.append((call, call.callee))
-                call.callee = f"{type_name}.{func.attr}"
+                call.callee = self._mixin_method(type_name, func.attr)
                 call.receiver_type = type_name
                 self.constructor_sources.setdefault(module.module, set()).update(
                     sources - {module.module}
@@ -486,6 +523,9 @@ class Program:
                 pending, seen = list(cls.bases), set()
                 while pending:
                     base = pending.pop()
+                    if base not in classes:
+                        # ``from . import MessageMethods`` names the class the package exports
+                        base = self._reexport_class(base) or base
                     if base in seen:
                         continue
                     seen.add(base)
