@@ -289,8 +289,8 @@ class Workspace:
             return parsed.text
         file = self.files.get(module)
         try:
-            data = file.path.read_bytes() if file is not None else b""
-        except OSError:
+            data = safe_read.read_bytes(file.path) if file is not None else b""
+        except (OSError, ValueError):
             return ""
         return data.decode("utf-8", "replace")
 
