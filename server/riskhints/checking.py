@@ -86,12 +86,19 @@ class _Worker:
         self.cache = job.cache()
         self._prepared: dict[str, ModuleAnalysis] = {}
 
-    def check_batch(self, batch: Sequence[tuple[str, str]]) -> list[list[Finding]]:
-        """Findings of each file of the batch, analysed against one shared program."""
-        modules = [self.workspace.module_for(Path(real)) for real, _ in batch]
-        self._prepared = self.workspace.analyze_many(
-            [m for m in modules if m is not None], self.job.options
-        )
+    def check_batch(
+        self, batch: Sequence[tuple[str, str]], phase: Callable[[str], None] = lambda _p: None
+    ) -> list[list[Finding]]:
+        """Findings of each file of the batch, analysed against one shared program; ``phase``
+        hears which step runs (parsing, with jedi's inference, then the rules)."""
+        modules = [m for m in (self.workspace.module_for(Path(r)) for r, _ in batch) if m]
+        if any(not self.workspace.is_parsed(m) for m in modules):
+            jedi = " and inferring types (jedi)" if self.job.options.inference == "jedi" else ""
+            phase(f"parsing{jedi}")
+            for module in modules:
+                self.workspace.closure(module)  # loads the module and what it imports
+        phase("applying the rules")
+        self._prepared = self.workspace.analyze_many(modules, self.job.options)
         try:
             return [self.check(real, shown) for real, shown in batch]
         finally:
@@ -140,6 +147,7 @@ def check_files(
     targets: Sequence[tuple[str, str]],
     jobs: int = 1,
     progress: Callable[[int], None] = lambda _n: None,
+    phase: Callable[[str], None] = lambda _p: None,
 ) -> list[Finding]:
     """Findings of ``targets`` ((path on disk, path relative to the root), all in
     ``job.files``), analysed against the whole workspace of ``job``."""
@@ -147,6 +155,7 @@ def check_files(
     results: list[list[Finding]] = []
     cache = job.cache()
     if cache is not None:
+        phase("reading the cache")
         digests = _DigestReader(job.root)
         misses = []
         for real, shown in work:
@@ -160,6 +169,7 @@ def check_files(
     if jobs > 1 and len(work) >= _PARALLEL_THRESHOLD:
         from .isolation import IsolatedPool
 
+        phase(f"analysing in {jobs} processes")
         chunk = max(1, len(work) // (jobs * 8))
         batches = [
             [(os.path.abspath(real), shown) for real, shown in work[i : i + chunk]]
@@ -176,7 +186,7 @@ def check_files(
         worker = _Worker(job)
         for start in range(0, len(work), _SERIAL_BATCH):
             batch = work[start : start + _SERIAL_BATCH]
-            results.extend(worker.check_batch(batch))
+            results.extend(worker.check_batch(batch, phase))
             progress(len(batch))
     findings = [f for per_file in results for f in per_file]
     findings.sort(key=Finding.sort_key)

@@ -277,6 +277,14 @@ def parse_settings(raw: Mapping[str, Any], source: str, base: Settings | None = 
     return (base or Settings()).merged(values, source)
 
 
+def _matching_rules(prefix: str) -> list[str]:
+    """The rule ids a select/ignore entry or a severity key stands for (loads the registry,
+    which is plain ``ast`` code: only a run that names rules pays for it)."""
+    from .analysis.rules import all_rules
+
+    return [spec.id for spec in all_rules() if spec.id.startswith(prefix)]
+
+
 def _string_list(key: str, value: Any, source: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
@@ -294,6 +302,13 @@ def _validate(name: str, key: str, value: Any, source: str) -> Any:
                     f"{source}: '{key}' has {rule_id!r}, which is not a rule id or prefix "
                     f"(like RH203 or RH2)"
                 )
+        unknown = [rule_id for rule_id in ids if not _matching_rules(rule_id)]
+        if unknown:
+            raise ConfigError(
+                f"{source}: '{key}' has {', '.join(map(repr, unknown))}, which "
+                f"{'matches' if len(unknown) == 1 else 'match'} no rule "
+                f"(`riskhints rules` lists them)"
+            )
         return ids
     if name in ("exclude", "extra_blocking_calls"):
         return _string_list(key, value, source)
@@ -308,6 +323,10 @@ def _validate(name: str, key: str, value: Any, source: str) -> Any:
         for rule_id, level in value.items():
             if not is_valid_rule_id(str(rule_id)):
                 raise ConfigError(f"{source}: '{key}.{rule_id}' is not a rule id (like RH203)")
+            if str(rule_id) not in _matching_rules(str(rule_id)):
+                raise ConfigError(
+                    f"{source}: '{key}.{rule_id}' is no rule (`riskhints rules` lists them)"
+                )
             try:
                 parsed[str(rule_id)] = Severity.parse(str(level))
             except ValueError as error:

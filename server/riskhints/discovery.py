@@ -99,16 +99,73 @@ def _git_ignored(folder: Path, candidates: list[Path]) -> set[Path]:
 
 
 def _gitignore_fallback(folder: Path, candidates: list[Path]) -> set[Path]:
-    gitignore = folder / ".gitignore"
-    if not gitignore.is_file():
+    """``.gitignore`` without git: the files of the walked folder and of its subfolders, each
+    relative to its own folder, the last matching line winning, ``!pattern`` re-including
+    (git's rules, and like git a file stays ignored when a folder above it is)."""
+    rules: list[tuple[Path, _IgnoreRule]] = []
+    for current, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in DEFAULT_EXCLUDES)
+        if ".gitignore" not in files:
+            continue
+        base = Path(current).resolve()
+        try:
+            text = safe_read.read_text(base / ".gitignore", errors="replace")
+        except OSError:
+            continue
+        rules += [(base, rule) for rule in map(_IgnoreRule.parse, text.splitlines()) if rule]
+    if not rules:
         return set()
-    try:
-        lines = safe_read.read_text(gitignore, errors="replace").splitlines()
-    except OSError:
-        return set()
-    patterns = tuple(
-        line.strip().lstrip("/")
-        for line in lines
-        if line.strip() and not line.startswith("#") and not line.startswith("!")
-    )
-    return {c for c in candidates if _excluded(_relative(c, folder), patterns)}
+    return {c for c in candidates if _ignored_by(c.resolve(), folder, rules)}
+
+
+class _IgnoreRule:
+    """One line of a ``.gitignore``."""
+
+    def __init__(self, pattern: str, negated: bool, folder_only: bool, anchored: bool) -> None:
+        self.pattern = pattern
+        self.negated = negated
+        self.folder_only = folder_only
+        self.anchored = anchored
+
+    @classmethod
+    def parse(cls, line: str) -> _IgnoreRule | None:
+        text = line.rstrip("\n\r")
+        if not text.strip() or text.startswith("#"):
+            return None
+        text = text.strip()
+        negated = text.startswith("!")
+        if negated:
+            text = text[1:]
+        elif text.startswith("\\!") or text.startswith("\\#"):
+            text = text[1:]
+        folder_only = text.endswith("/")
+        text = text.rstrip("/")
+        # A slash at the start or in the middle anchors the pattern to the file's folder.
+        anchored = "/" in text
+        text = text.lstrip("/")
+        return cls(text, negated, folder_only, anchored) if text else None
+
+    def matches(self, relative: str, is_folder: bool) -> bool:
+        if self.folder_only and not is_folder:
+            return False
+        if self.anchored:
+            pattern = self.pattern.replace("**/", "*").replace("/**", "/*")
+            return fnmatch.fnmatchcase(relative, pattern)
+        return fnmatch.fnmatchcase(relative.rsplit("/", 1)[-1], self.pattern)
+
+
+def _ignored_by(path: Path, folder: Path, rules: list[tuple[Path, _IgnoreRule]]) -> bool:
+    def decided(target: Path, is_folder: bool) -> bool:
+        ignored = False
+        for base, rule in rules:
+            try:
+                relative = target.relative_to(base).as_posix()
+            except ValueError:
+                continue
+            if relative != "." and rule.matches(relative, is_folder):
+                ignored = not rule.negated
+        return ignored
+
+    top = folder.resolve()
+    parents = [p for p in reversed(path.parents) if p != top and top in p.parents]
+    return any(decided(parent, True) for parent in parents) or decided(path, False)

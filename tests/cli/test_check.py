@@ -58,12 +58,35 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 def test_text_report_has_location_rule_and_indented_evidence(project: Path, capsys) -> None:
     (project / "cache.py").write_text(LOCK_ACROSS_AWAIT)
-    code, out, _ = run(capsys, "check", "cache.py")
+    code, out, _ = run(capsys, "check", "--output-format", "text", "cache.py")
     assert code == 1
     lines = out.splitlines()
     assert lines[0].startswith("cache.py:8:16: RH202 [error] thread lock `_lock`")
     assert lines[1] == "    cache.py:7:10: _lock taken here"
     assert lines[-1] == "Found 1 finding (1 error) in 1 file."
+
+
+def test_full_report_is_the_default_with_source_carets_evidence_and_advice(
+    project: Path, capsys
+) -> None:
+    (project / "cache.py").write_text(LOCK_ACROSS_AWAIT)
+    code, out, _ = run(capsys, "check", "cache.py")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("cache.py:8:16: RH202 [error] thread lock `_lock`")
+    assert lines[1] == "  8 |         data = await client.fetch(key)"
+    assert lines[2] == "    |                " + "^" * len("await client.fetch(key)")
+    assert lines[3] == "    cache.py:7:10: _lock taken here"
+    assert lines[4].startswith("  Instead: Use `asyncio.Lock` with `async with`")
+    assert lines[-1] == "Found 1 finding (1 error) in 1 file."
+
+
+def test_concise_report_is_one_line_per_finding(project: Path, capsys) -> None:
+    (project / "cache.py").write_text(LOCK_ACROSS_AWAIT)
+    code, out, _ = run(capsys, "check", "--output-format", "concise", "cache.py")
+    assert code == 1
+    assert len(out.splitlines()) == 2
+    assert out.splitlines()[0].startswith("cache.py:8:16: RH202 [error] thread lock")
 
 
 def test_clean_file_exits_zero(project: Path, capsys) -> None:

@@ -85,8 +85,13 @@ def test_scope_all_classifies_every_finding(repo: Path, check: Any) -> None:
 )
 def test_scope_filters(repo: Path, check: Any, args: list[str], lines: list[int]) -> None:
     code, out, err = check(repo, "--format", "json", *args, "app.py")
-    assert code == 1 and err == ""
     assert [f["line"] for f in findings_of(out)] == lines
+    # The findings it hid are counted, never dropped in silence.
+    _, everything, _ = check(repo, "--format", "json", "--scope", "all", "app.py")
+    hidden = len(findings_of(everything)) - len(lines)
+    plural = "s" if hidden != 1 else ""
+    assert code == 1 and err.startswith(f"riskhints: note: {args[0]} {args[1]} hid {hidden} ")
+    assert f"hid {hidden} finding{plural} outside AI-suggested" in err
 
 
 def test_scope_from_pyproject_and_meta_findings_kept(repo: Path, check: Any) -> None:
@@ -106,7 +111,11 @@ def test_text_output_and_clean_exit_when_nothing_is_in_scope(tmp_path: Path, che
     repo = init(tmp_path / "human")
     commit(repo, {"app.py": BASE}, "Add the handler")
     code, out, err = check(repo, "--scope", "changed", "app.py")
-    assert (code, err) == (0, "")
+    assert code == 0
+    assert err == (
+        "riskhints: note: --scope changed hid 1 finding outside AI-suggested or changed code "
+        "(--scope all shows them)\n"
+    )
     assert "app.py:5" not in out
     code, out, _ = check(repo, "--scope", "all", "app.py")
     assert code == 1 and "app.py:5:5: RH101 [warning]" in out and "AI-suggested" not in out
@@ -194,7 +203,8 @@ def test_shallow_clone(repo: Path, tmp_path: Path, check: Any) -> None:
     )
     # Every line is blamed on the boundary commit, which says nothing about who wrote it.
     code, out, err = check(clone, "--format", "json", "--scope", "ai", "app.py")
-    assert (code, err, findings_of(out)) == (0, "", [])
+    assert (code, findings_of(out)) == (0, [])
+    assert err.startswith("riskhints: note: --scope ai hid 3 findings outside AI-suggested code")
     (clone / "app.py").write_text(BASE + AI_PART + HUMAN_PART + LOCAL_PART)
     code, out, err = check(clone, "--format", "json", "--scope", "changed", "app.py")
     assert code == 1 and [f["line"] for f in findings_of(out)] == [19]

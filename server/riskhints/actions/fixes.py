@@ -159,15 +159,19 @@ def fix_all(
     findings: list[Finding],
     options: AnalysisOptions | None = None,
     path: str | None = None,
+    unsafe: bool = False,
+    present: list[Finding] | None = None,
 ) -> Action | None:
-    """Apply every fix that is safe without review, re-analysing between rounds.
+    """Apply every fix that is safe without review, re-analysing between rounds (``unsafe``:
+    every offered fix, the preferred one of each finding; ``riskhints check --unsafe-fixes``).
 
     Each round computes the safe fixes on the current text and applies those whose edits touch
     disjoint lines together (the first fix of a kind adds ``import asyncio`` or the task set;
     the next round's fixes reuse them), then re-analyses. A round after which a finding appears
     that was not there before, or a fixed finding stays, is retried one fix at a time, and a
     fix that still does so is undone and skipped. Only the findings given (or, after a fix
-    moved them, findings with the same rule and message) are fixed.
+    moved them, findings with the same rule and message) are fixed; ``present`` are all the
+    findings of ``text`` when ``findings`` is a part of them (the command line's selection).
     """
     if not findings:
         return None
@@ -175,11 +179,11 @@ def fix_all(
     options = options or AnalysisOptions()
     wanted = Counter(_key(f) for f in findings)
     current = text
-    pending = list(findings)
+    pending = list(findings) if present is None else list(present)
     skipped: Counter[tuple[str, str]] = Counter()
     one_at_a_time = False
     for _ in range(_FIX_ALL_ROUNDS):
-        batch = _safe_fixes(current, pending, wanted, skipped)
+        batch = _safe_fixes(current, pending, wanted, skipped, unsafe)
         if not batch:
             break
         chosen = batch[:1] if one_at_a_time else _disjoint(batch)
@@ -226,6 +230,7 @@ def _safe_fixes(
     findings: Iterable[Finding],
     wanted: Counter[tuple[str, str]],
     skipped: Counter[tuple[str, str]],
+    unsafe: bool = False,
 ) -> list[tuple[Finding, Action]]:
     fixes: list[tuple[Finding, Action]] = []
     seen: Counter[tuple[str, str]] = Counter()
@@ -237,7 +242,10 @@ def _safe_fixes(
         seen[key] += 1
         if seen[key] > wanted[key] + skipped[key] or seen[key] <= skipped[key]:
             continue
-        safe = [a for a in _actions_for(source, finding) if a.safe_for_fix_all]
+        offered = _actions_for(source, finding)
+        if unsafe:
+            offered.sort(key=lambda a: not a.is_preferred)  # stable: the fixer's order next
+        safe = [a for a in offered if unsafe or a.safe_for_fix_all]
         if safe:
             fixes.append((finding, safe[0]))
     return fixes

@@ -127,6 +127,10 @@ class Workspace:
         return dropped
 
     # -- modules -------------------------------------------------------------------------------
+    def is_parsed(self, module: str) -> bool:
+        """Whether ``module`` was loaded already (:meth:`parsed` would not read it again)."""
+        return module in self._parsed
+
     def parsed(self, module: str) -> ParsedModule | None:
         if module in self._parsed:
             return self._parsed[module]
