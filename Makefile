@@ -9,16 +9,34 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# The demo needs the package and its runtime dependencies only; the test extras (frameworks,
+# Neovim, linters) come with `make install`/`make test`, which also satisfy the demo.
+RUNTIME_STAMP := $(VENV)/.runtime-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	@rm -f $(VENV)/.installed-*
-	@touch $(STAMP)
+	@rm -f $(VENV)/.installed-* $(VENV)/.runtime-*
+	@touch $(STAMP) $(RUNTIME_STAMP)
+
+$(RUNTIME_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	@rm -f $(VENV)/.runtime-*
+	@touch $(RUNTIME_STAMP)
 
 install: $(STAMP)
 
-demo: install
+# A short tour: the bookshop project's findings with their evidence, then the counts by rule.
+# `make demo FULL=1` lists every finding of every fixture instead (a few hundred).
+demo: $(RUNTIME_STAMP)
+ifdef FULL
 	$(BIN)/riskhints check fixtures/ --exit-zero
+else
+	@$(BIN)/riskhints check fixtures/projects/bookshop --exit-zero
+	@echo "By rule:"
+	@$(BIN)/riskhints check fixtures/projects/bookshop --exit-zero --statistics
+	@echo "More: make demo FULL=1 (every fixture), riskhints rule RH203, riskhints check --help"
+endif
 
 lint: install
 	$(BIN)/ruff check server tests bench

@@ -117,6 +117,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..output import render
+    from ..output.text import summary_line
 
     _check_flags(args)
     named: list[Path] = args.paths or [Path(".")]
@@ -163,8 +164,11 @@ def run(args: argparse.Namespace) -> int:
     if args.statistics:
         from ..output.statistics import render_statistics
 
+        # Like ruff's: the counts instead of the listing (and the summary line in text).
         stats = render_statistics(findings, args.format == "json")
-        report = stats if args.format in ("json", "sarif", "github") else stats + report
+        if args.format in ("full", "concise", "text"):
+            stats += summary_line(findings, checked.files) + "\n"
+        report = stats
     if args.output is not None:
         args.output.write_text(report, encoding="utf-8")
         if not args.quiet:
@@ -185,8 +189,8 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise UsageError("--unsafe-fixes goes with --fix or --diff")
     if args.update_baseline and args.baseline is None:
         raise UsageError("--update-baseline needs --baseline FILE")
-    if args.statistics and args.format == "sarif":
-        raise UsageError("--statistics prints text or json, not sarif")
+    if args.statistics and args.format in ("sarif", "github"):
+        raise UsageError(f"--statistics prints text or json, not {args.format}")
 
 
 def _is_python_file(path: Path) -> bool:
