@@ -123,7 +123,7 @@ def test_pick_finding_explains_what_is_there() -> None:
     findings = analyze_source(PRICES_BAD, PATH)
     assert pick_finding(findings, SLEEP_LINE).rule == "RH101"
     assert pick_finding(findings, SLEEP_LINE, "RH101").rule == "RH101"
-    with pytest.raises(NoFinding, match=r"no finding at line 9; findings on lines 12\b"):
+    with pytest.raises(NoFinding, match=r"no finding at line 9; a finding on line 12\b"):
         pick_finding(findings, 9)
     with pytest.raises(NoFinding, match=r"no RH301 finding at line 21 \(findings there: RH101\)"):
         pick_finding(findings, SLEEP_LINE, "RH301")

@@ -126,7 +126,7 @@ def test_markdown_is_the_page_a_team_lead_reads(contents: LogContents) -> None:
     assert row.index("    with _prices_lock:") < row.index("</td><td>")
     assert row.index("</td><td>") < row.index("    async with _prices_lock:")
     assert "_not fixed yet_" in page  # the open ones say so
-    assert "Skipped 1 corrupt line(s) of the log: 8" in page
+    assert "Skipped 1 corrupt line of the log: 8" in page
 
 
 def test_json_is_the_same_report(contents: LogContents) -> None:

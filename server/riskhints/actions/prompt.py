@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ..analysis.assumptions import first_line, function_at, function_of, items_for
 from ..analysis.engine import parse_source
 from ..analysis.finding import Finding
-from ..analysis.positions import split_lines
+from ..analysis.positions import lines_text, split_lines
 
 INSTRUCTIONS = """\
 List **every** assumption this function relies on to be correct when it runs concurrently:
@@ -78,9 +78,9 @@ def build_prompt(text: str, path: str, findings: Sequence[Finding], line: int) -
         f"# Assumptions checklist for `{fn.display}`",
         "",
         f"You are reviewing the concurrency of the Python {kind} `{fn.display}` "
-        f"(`{path}`, lines {start}–{end}). A static analyser, riskhints, has already looked "
-        f"at it; its findings and facts are below. Your job is to make every assumption "
-        f"explicit, not to reassure.",
+        f"(`{path}`, {lines_text([(start, end)]).replace('-', '–')}). A static analyser, "
+        f"riskhints, has already looked at it; its findings and facts are below. Your job is "
+        f"to make every assumption explicit, not to reassure.",
         "",
         "## The code",
         "",

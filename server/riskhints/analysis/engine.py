@@ -20,6 +20,7 @@ from .facts import ExternalTypes, ModuleFacts, build_module_facts
 from .finding import Finding, Severity, Span
 from .options import AnalysisOptions
 from .parse import ParseResult, parse_module
+from .positions import lines_text
 from .rules import all_rules, get_rule
 from .rules.meta import BAD_SUPPRESSION, NOT_ANALYSED, STALE_ASSUMPTION, SYNTAX_ERROR
 from .rules.registry import RuleContext
@@ -100,8 +101,7 @@ def parse_source(
         )
         note = ""
         if result.set_aside:
-            ranges = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in result.set_aside)
-            note = f" (lines {ranges} not analysed until it parses)"
+            note = f" ({lines_text(list(result.set_aside))} not analysed until it parses)"
         problem = Finding(
             rule=rule_id,
             severity=_default_severity(rule_id),

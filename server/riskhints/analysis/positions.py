@@ -69,3 +69,10 @@ class Positions:
             text = self.line_text(span.line)[span.column :] + " ..."
         text = " ".join(text.split())
         return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def lines_text(ranges: list[tuple[int, int]]) -> str:
+    """``line 4``, ``lines 4-6``, ``lines 2, 9-11``: line ranges as a reader writes them."""
+    parts = [f"{a}-{b}" if a != b else str(a) for a, b in ranges]
+    single = len(ranges) == 1 and ranges[0][0] == ranges[0][1]
+    return f"{'line' if single else 'lines'} {', '.join(parts)}"

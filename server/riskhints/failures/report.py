@@ -229,7 +229,9 @@ def render_markdown(report: dict[str, Any]) -> str:
             out += _render_example(number, example)
     if report["skipped_lines"]:
         lines = ", ".join(str(p["line"]) for p in report["skipped_lines"])
-        out += [f"_Skipped {len(report['skipped_lines'])} corrupt line(s) of the log: {lines}._"]
+        skipped = len(report["skipped_lines"])
+        plural = "s" if skipped != 1 else ""
+        out += [f"_Skipped {skipped} corrupt line{plural} of the log: {lines}._"]
         out.append("")
     return "\n".join(out)
 

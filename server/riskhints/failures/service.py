@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..analysis.finding import Finding
+from ..analysis.positions import lines_text
 from ..analysis.suppressions import parse_suppressions
 from .log import FailureLog, LogContents
 from .record import (
@@ -50,7 +51,8 @@ def pick_finding(findings: Sequence[Finding], line: int, rule: str | None = None
         return chosen[0]
     if not at_line:
         nearby = sorted({f.span.line for f in candidates if abs(f.span.line - line) <= 5})
-        hint = f"; findings on lines {', '.join(map(str, nearby))}" if nearby else ""
+        shown = lines_text([(n, n) for n in nearby])
+        hint = f"; {'a finding' if len(nearby) == 1 else 'findings'} on {shown}" if nearby else ""
         raise NoFinding(f"no finding at line {line}{hint}")
     rules = sorted({f.rule for f in at_line})
     if len(rules) > 1:

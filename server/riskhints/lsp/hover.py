@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from ..analysis import Finding
+from ..analysis.advice import advice
 from ..analysis.rules import get_rule
 from ..links import rule_url
 
@@ -65,8 +66,9 @@ def render_hover(finding: Finding) -> str:
             "**Safe only if**\n\n"
             + "\n".join(f"- {assumption}" for assumption in finding.assumptions)
         )
-    if spec is not None and spec.alternative:
-        parts.append(f"**Instead:** {spec.alternative}")
+    instead = advice(finding)
+    if instead:
+        parts.append(f"**Instead:** {instead}")
     if spec is not None:
         parts.append(f"[{finding.rule} documentation]({rule_url(spec)})")
     return "\n\n".join(parts)

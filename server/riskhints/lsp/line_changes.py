@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
-from ..provenance.edits import EditTracker, Tracked, is_bulk_insertion
+from ..provenance.edits import EditTracker, Tracked, inserted_lines_detail, is_bulk_insertion
 from .documents import Document, protocol_lines
 
 #: Past this many changed lines a whole-document change is not diffed line by line.
@@ -145,7 +145,7 @@ def apply_ops(tracker: EditTracker, ops: Sequence[LineOp], marks: str) -> None:
                 tracker.apply(op.start, op.end, "\n" * (op.count - 1))
         elif (marks == "bulk" and op.bulk) or (marks == "typed" and not op.bulk):
             detail = (
-                f"{op.last - op.first + 1} line(s) inserted in one edit"
+                inserted_lines_detail(op.last - op.first + 1)
                 if op.bulk
                 else "edited since the last save"
             )

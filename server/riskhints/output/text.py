@@ -47,16 +47,16 @@ def render_full(
     files_checked: int,
     read_lines: Callable[[str], list[str] | None],
 ) -> str:
-    from ..analysis.rules import get_rule
+    from ..analysis.advice import advice
 
     lines: list[str] = []
     for finding in findings:
         lines.append(_head(finding))
         lines.extend(_excerpt(finding, read_lines(finding.path)))
         lines.extend(_evidence(finding))
-        spec = get_rule(finding.rule)
-        if spec is not None and spec.alternative:
-            lines.append(f"  Instead: {spec.alternative}")
+        instead = advice(finding)
+        if instead:
+            lines.append(f"  Instead: {instead}")
         lines.append("")
     lines.append(summary_line(findings, files_checked))
     return "\n".join(lines) + "\n"

@@ -22,6 +22,12 @@ from pathlib import Path
 from .. import roots, safe_read
 from .regions import Region
 
+
+def inserted_lines_detail(count: int) -> str:
+    """Why a region counts as AI-suggested, for its provenance note."""
+    return f"{count} line{'s' if count != 1 else ''} inserted in one edit"
+
+
 DEFAULT_MIN_LINES = 2
 DEFAULT_MIN_CHARS = 60
 
@@ -77,7 +83,7 @@ class EditTracker:
             last = new_end if not inserted.endswith(("\n", "\r")) else new_end - 1
             if last >= first:
                 count = last - first + 1
-                kept.append(Tracked(first, last, f"{count} line(s) inserted in one edit"))
+                kept.append(Tracked(first, last, inserted_lines_detail(count)))
         self.regions = sorted(kept, key=lambda r: r.start)
 
     def as_regions(self) -> list[Region]:

@@ -200,7 +200,8 @@ def thread_lock_held_across_await(ctx: RuleContext) -> Iterator[Finding]:
     "lock-reentry",
     Severity.ERROR,
     "A non-reentrant lock is acquired again, through a call chain, by the code that holds it.",
-    "Split the helper into a locked entry point and an unlocked `_locked` variant, or use RLock.",
+    "Split the helper into a locked entry point and an unlocked `_locked` variant that "
+    "callers already holding the lock use.",
 )
 def lock_reentry(ctx: RuleContext) -> Iterator[Finding]:
     """``asyncio.Lock``, ``threading.Lock`` and a ``Semaphore(1)`` are not re-entrant: the task
@@ -670,17 +671,24 @@ def blocking_wait_under_lock(ctx: RuleContext) -> Iterator[Finding]:
                 if not held_locks:
                     continue
             held = held_locks[-1]
+            # No await here (sync code): the call waits, for a timer or for other work.
+            if what == "sleeps" or what.endswith("which sleeps,"):
+                consequence = "every thread needing the lock waits for the whole sleep"
+                assumption = f"no other thread needs `{held.lock.display}` while this sleeps"
+            else:
+                consequence = (
+                    "every thread needing the lock waits too, and it deadlocks if the work "
+                    "this waits for needs the lock"
+                )
+                assumption = f"whatever `{call.text}()` waits for never needs `{held.lock.display}`"
             yield ctx.finding(
                 BLOCKING_WAIT_UNDER_LOCK,
                 call.span,
                 f"`{call.text}()` {what} while `{fn.display}` holds `{held.lock.display}`: "
-                f"every thread needing the lock waits too, and deadlocks if the awaited work "
-                f"needs it",
+                f"{consequence}",
                 function=fn,
                 evidence=(ctx.evidence(held.span, f"{held.lock.display} taken here"), *chain),
-                assumptions=(
-                    f"whatever `{call.text}()` waits for never needs `{held.lock.display}`",
-                ),
+                assumptions=(assumption,),
             )
 
 
