@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit dogfood docs bench bench-lsp bench-workspace bench-stress bench-real bench-fuzz clean install vscode vscode-e2e-deps
+.PHONY: demo test lint typecheck unit dogfood docs dist bench bench-lsp bench-workspace bench-stress bench-real bench-fuzz clean install vscode vscode-e2e-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,9 +55,10 @@ unit: install
 # vscode before unit: tests/e2e/test_vscode.py installs the .vsix it builds.
 test: lint typecheck dogfood vscode unit
 
+# docs/rules.md, docs/settings.md, docs/cli.md and the rule examples of `riskhints rule`
+# (server/riskhints/rule_examples.json, from fixtures/rules); tests/test_docs.py keeps them current.
 docs: install
-	$(BIN)/riskhints rules --format markdown > docs/rules.md
-	$(BIN)/riskhints settings > docs/settings.md
+	$(BIN)/python -m riskhints.docs .
 
 bench: install
 	$(BIN)/python bench/check_speed.py
@@ -124,5 +125,15 @@ vscode: install $(VSCODE_STAMP)
 	cd $(VSCODE) && RISKHINTS_PYTHON=$(CURDIR)/$(BIN)/python npm run package
 	cd $(VSCODE) && npm run test:vsix
 
+# What to install elsewhere (riskhints is not on PyPI): dist/riskhints-<v>.tar.gz (sdist),
+# dist/riskhints-<v>-py3-none-any.whl and dist/riskhints-<v>.vsix (the VS Code extension with
+# the server bundled). tests/test_dist.py installs the wheel into a clean virtualenv.
+dist: install $(VSCODE_STAMP)
+	rm -rf dist && mkdir -p dist
+	$(BIN)/python -m build --outdir dist .
+	cd $(VSCODE) && RISKHINTS_PYTHON=$(CURDIR)/$(BIN)/python npm run package
+	cp $(VSCODE)/riskhints-*.vsix dist/
+	@ls -1 dist
+
 clean:
-	rm -rf $(VENV) .riskhints build *.egg-info
+	rm -rf $(VENV) .riskhints build dist *.egg-info

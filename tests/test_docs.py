@@ -62,3 +62,108 @@ def test_settings_json_describes_every_setting_and_its_defaults_parse_back(
         "inference": ["jedi", "off"],
         "scope": ["all", "ai", "changed"],
     }
+
+
+def test_every_generated_file_is_up_to_date() -> None:
+    """`make docs` writes these (rules, settings, the command line, and the rule examples
+    `riskhints rule` shows, copied from fixtures/rules for an installed riskhints)."""
+    from riskhints.docs import generated
+
+    root = DOC.parent.parent
+    for path, text in generated(root).items():
+        assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run `make docs`"
+
+
+def _check_options() -> list[str]:
+    import argparse
+
+    from riskhints.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return [
+        flag
+        for action in commands.choices["check"]._actions
+        for flag in action.option_strings
+        if flag.startswith("--") and flag != "--help"
+    ]
+
+
+def test_readme_and_cli_page_describe_every_check_flag() -> None:
+    readme = (DOC.parent.parent / "README.md").read_text(encoding="utf-8")
+    page = (DOC.parent / "cli.md").read_text(encoding="utf-8")
+    missing = [flag for flag in _check_options() if f"`{flag}" not in readme]
+    assert not missing, f"README.md does not mention {missing}"
+    assert all(f"`{flag}`" in page for flag in _check_options())
+
+
+@pytest.mark.parametrize("spec", all_rules(), ids=lambda s: s.id)
+def test_riskhints_rule_explains_every_rule(spec, capsys: pytest.CaptureFixture[str]) -> None:
+    from riskhints.cli import main
+
+    assert main(["rule", spec.id.lower()]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{spec.id} {spec.name} ({spec.family}; default severity ")
+    assert spec.doc in out and out.rstrip().endswith(spec.anchor)
+    if spec.family != "meta":  # every hazard rule has an example it really flags
+        assert "Example (fixtures/rules/" in out
+        assert "What riskhints reports (line " in out
+        assert "It is safe only if:" in out
+        assert "Instead: " in out
+
+
+def test_riskhints_rule_shows_the_quick_fixes_and_rejects_unknown_ids(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from riskhints.cli import main
+
+    assert main(["rule", "RH301"]) == 0
+    out = capsys.readouterr().out
+    assert "Quick fixes (editor, `riskhints check --fix`):" in out and "(safe: --fix)" in out
+    assert main(["rule", "RH299"]) == 2
+    assert "RH299: no such rule" in capsys.readouterr().err
+
+
+def test_the_project_url_is_configured_in_one_place_and_no_doc_installs_from_pypi() -> None:
+    """riskhints is not on PyPI: no page says `pip install riskhints` as if it were, and the
+    project's address is written only in pyproject.toml (links read it from there)."""
+    import subprocess
+    import sys
+
+    from riskhints.links import homepage
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    root = DOC.parent.parent
+    url = tomllib.loads((root / "pyproject.toml").read_text())["project"]["urls"]["Homepage"]
+    assert homepage() == url
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=root, capture_output=True, timeout=60, check=True
+    ).stdout.split(b"\0")
+    offenders = []
+    for name in filter(None, (raw.decode() for raw in listed)):
+        path = root / name
+        if name in ("pyproject.toml", "tests/test_docs.py") or not path.is_file():
+            continue
+        if name.startswith(("bench/", "fixtures/")) or "node_modules" in name:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        if url in text or "pip install riskhints" in text or "pipx install riskhints" in text:
+            offenders.append(name)
+    assert not offenders, f"hard-coded project URL or PyPI install in {offenders}"
+
+
+def test_the_readme_example_report_is_what_check_prints(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from riskhints.cli import main
+
+    root = DOC.parent.parent
+    monkeypatch.chdir(root / "fixtures" / "projects" / "bookshop")
+    assert main(["check", "--no-cache", "--select", "RH203", "."]) == 1
+    report = capsys.readouterr().out.split("\n\n")[0]
+    assert f"```text\n{report}\n```" in (root / "README.md").read_text(encoding="utf-8")

@@ -98,7 +98,8 @@ export function chooseServer(
       note:
         `${why}using the bundled server, built for Python ${bundle.python}; the interpreter is ` +
         `${version}, so its compiled dependencies may not load. If the server fails to start, ` +
-        "`pip install riskhints` in that environment and set riskhints.preferInstalledServer.",
+        "install riskhints in that environment (`pip install` of a riskhints checkout or of the " +
+        "wheel `make dist` builds) and set riskhints.preferInstalledServer.",
     };
   }
   return { useBundled: true, note: `${why}using the bundled server (riskhints ${bundle.riskhints})` };

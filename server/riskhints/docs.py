@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+from pathlib import Path
 
 from .analysis.rules import RuleSpec, all_rules
 from .links import rule_url
@@ -75,3 +77,87 @@ def _rule_section(spec: RuleSpec) -> list[str]:
     if spec.alternative:
         section += ["", f"**Instead:** {spec.alternative}"]
     return section
+
+
+def cli_markdown() -> str:
+    """docs/cli.md: every command and flag of ``riskhints``, from the argument parser itself."""
+    from .cli import build_parser
+
+    parser = build_parser()
+    out = [
+        "# riskhints command line",
+        "",
+        "<!-- Generated from the argument parser by `make docs`; do not edit by hand. -->",
+        "",
+        "Exit codes: `0` no findings (or `--exit-zero`), `1` findings (for `check --diff`: "
+        "changes to show), `2` usage, configuration or internal error. Reports go to stdout "
+        "(or `--output`); progress, warnings and notes go to stderr.",
+    ]
+    out += _subcommands("riskhints", parser)
+    return "\n".join(out) + "\n"
+
+
+def _subcommands(prefix: str, parser: argparse.ArgumentParser) -> list[str]:
+    out: list[str] = []
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        helps = {choice.dest: choice.help or "" for choice in action._choices_actions}
+        for name, sub in action.choices.items():
+            title = f"{prefix} {name}"
+            about = helps.get(name, "")
+            out += ["", f"{'##' if prefix == 'riskhints' else '###'} {title}", ""]
+            out += [f"{about[:1].upper()}{about[1:]}.", ""]
+            # A fixed width: the page must not depend on the terminal that ran `make docs`.
+            sub.formatter_class = _fixed_width
+            out += ["```text", sub.format_usage().strip().removeprefix("usage: "), "```"]
+            rows = _argument_rows(sub)
+            if rows:
+                out += ["", "| argument | meaning |", "|---|---|", *rows]
+            out += _subcommands(title, sub)
+    return out
+
+
+def _fixed_width(prog: str) -> argparse.HelpFormatter:
+    return argparse.HelpFormatter(prog, width=100)
+
+
+def _cell(text: str) -> str:
+    return text.strip().replace("|", "\\|")
+
+
+def _argument_rows(parser: argparse.ArgumentParser) -> list[str]:
+    rows = []
+    for action in parser._actions:
+        if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+            continue
+        flags = ", ".join(f"`{flag}`" for flag in action.option_strings) or (
+            f"`{action.metavar or action.dest}`"
+        )
+        meaning = action.help or ""
+        choices = [str(c) for c in action.choices or ()]
+        if choices and not all(c in meaning for c in choices):
+            meaning += f" (one of: {', '.join(choices)})"
+        rows.append(f"| {_cell(flags)} | {_cell(meaning)} |")
+    return rows
+
+
+def generated(root: Path) -> dict[Path, str]:
+    """Every file ``make docs`` writes, by path, with the text it must hold."""
+    from .config import settings_markdown
+    from .rule_explain import EXAMPLES_FILE, examples_json
+
+    return {
+        root / "docs" / "rules.md": rules_markdown(),
+        root / "docs" / "settings.md": settings_markdown(),
+        root / "docs" / "cli.md": cli_markdown(),
+        root / "server" / "riskhints" / EXAMPLES_FILE: examples_json(root / "fixtures" / "rules"),
+    }
+
+
+if __name__ == "__main__":  # make docs: python -m riskhints.docs ROOT
+    import sys
+
+    for path, text in generated(Path(sys.argv[1] if len(sys.argv) > 1 else ".")).items():
+        path.write_text(text, encoding="utf-8")
+        sys.stderr.write(f"wrote {path}\n")

@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from .. import __version__
-from . import check, failures, prompt, provenance, rules, serve, settings, stress
+from . import check, failures, prompt, provenance, rule, rules, serve, settings, stress
 from .common import EXIT_ERROR, UsageError, err
 
 # (name, module): the order of `riskhints --help`.
@@ -27,6 +27,7 @@ _COMMANDS = (
     ("serve", serve),
     ("settings", settings),
     ("rules", rules),
+    ("rule", rule),
     ("failures", failures),
     ("prompt", prompt),
     ("stress", stress),

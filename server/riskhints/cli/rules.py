@@ -11,7 +11,12 @@ from .common import EXIT_CLEAN
 
 def add_parser(commands: Any) -> None:
     rules = commands.add_parser("rules", help="print the rule catalogue")
-    rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    rules.add_argument(
+        "--format",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help="text (one line a rule), json, or markdown (docs/rules.md)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,7 +11,12 @@ from .common import EXIT_CLEAN
 
 def add_parser(commands: Any) -> None:
     settings = commands.add_parser("settings", help="print every setting (docs/settings.md)")
-    settings.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    settings.add_argument(
+        "--format",
+        choices=("markdown", "json"),
+        default="markdown",
+        help="markdown (docs/settings.md) or json (for editor manifests)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

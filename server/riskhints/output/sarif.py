@@ -14,7 +14,7 @@ from urllib.parse import quote
 from .. import __version__
 from ..analysis import Finding, Severity, Span
 from ..analysis.rules import all_rules
-from ..links import HOMEPAGE, rule_url
+from ..links import homepage, rule_url
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVELS = {
@@ -52,7 +52,7 @@ def render_sarif(findings: Sequence[Finding]) -> str:
                         "name": "riskhints",
                         "version": __version__,
                         "semanticVersion": __version__,
-                        "informationUri": HOMEPAGE,
+                        "informationUri": homepage(),
                         "rules": rules,
                     }
                 },
