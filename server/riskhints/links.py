@@ -25,7 +25,7 @@ def homepage() -> str:
         for entry in metadata.metadata("riskhints").get_all("Project-URL") or ():
             label, _, url = entry.partition(",")
             if label.strip().lower() == "homepage":
-                return url.strip()
+                return str(url).strip()
     except metadata.PackageNotFoundError:
         pass
     pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
