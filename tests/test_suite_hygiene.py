@@ -23,8 +23,9 @@ NOT_SUBPROCESSES = {
     ("e2e/lsp_support.py", "server"),  # an asyncio process, waited for in asyncio.wait_for
 }
 # Popen outside `with`, reaped otherwise: code-server runs in its own session and the fixture
-# kills its whole process group in a `finally`.
-POPEN_REAPED = {"conftest.py", "e2e/test_vscode.py"}
+# kills its whole process group in a `finally`; the dying client's server is the process
+# test_lsp_client_death.py waits for, and kills in a `finally` if it lives on.
+POPEN_REAPED = {"conftest.py", "e2e/test_vscode.py", "e2e/dying_client.py"}
 
 
 def _calls(tree: ast.AST) -> list[ast.Call]:

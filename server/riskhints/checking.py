@@ -132,8 +132,11 @@ class _Worker:
 _POOL_WORKER: _Worker | None = None  # set once per pool process by _init_pool_worker
 
 
-def _init_pool_worker(job: CheckJob) -> None:
+def _init_pool_worker(job: CheckJob, parent_pid: int) -> None:
     global _POOL_WORKER
+    from .processes import watch_parent
+
+    watch_parent(parent_pid)  # a killed `riskhints check` leaves no worker analysing
     _POOL_WORKER = _Worker(job)
 
 
@@ -177,7 +180,9 @@ def check_files(
         ]
         # Isolated workers (python -I, run outside the workspace: hence absolute paths), not
         # multiprocessing's, which start with the current directory first on sys.path.
-        pool = IsolatedPool(jobs, initializer=_init_pool_worker, initargs=(job.absolute(),))
+        pool = IsolatedPool(
+            jobs, initializer=_init_pool_worker, initargs=(job.absolute(), os.getpid())
+        )
         with pool:
             for batch, result in zip(batches, pool.map(_check_in_pool, batches), strict=True):
                 results.extend(result)

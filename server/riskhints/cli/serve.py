@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,21 @@ def run(args: argparse.Namespace) -> int:
         host, _, port = args.tcp.rpartition(":")
         if not port.isdigit():
             raise UsageError(f"--tcp {args.tcp}: expected HOST:PORT")
-        server.start_tcp(host or "127.0.0.1", int(port))
-    else:
-        server.start_io()
-    return EXIT_CLEAN
+    code: object = EXIT_CLEAN
+    try:
+        if args.tcp:
+            server.start_tcp(host or "127.0.0.1", int(port))
+        else:
+            server.start_io()
+    except SystemExit as exit_:  # pygls after `exit`: 0 after a shutdown request, else 1
+        code = exit_.code
+    finally:
+        # The client is gone (`exit`, or its pipe closed because it died): end now. The
+        # big-document worker is killed rather than waited for, and threads still analysing
+        # for nobody are not joined, as an interpreter exit would (it joins every executor
+        # thread: a jedi pass over a large workspace kept the process 35 s after its client).
+        server.session.shutdown()
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else EXIT_CLEAN)
+    return EXIT_CLEAN  # pragma: no cover - os._exit above

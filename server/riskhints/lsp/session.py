@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import hashlib
 import logging
+import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from pygls.workspace.position_codec import PositionCodec
 from ..analysis import AnalysisOptions, Finding, analyze_source
 from ..config import ConfigError, Settings, find_pyproject, load_pyproject, parse_settings
 from ..isolation import IsolatedPool
+from ..processes import watch_parent
 from .convert import to_diagnostic
 from .documents import Document, file_path
 from .failures import FailureWatcher
@@ -98,6 +100,7 @@ class Session:
             max_workers=1, thread_name_prefix="riskhints-dependents"
         )
         self._process_pool: IsolatedPool | None = None
+        self._closed = False  # after shutdown(): no new worker process
         self.init_options: Mapping[str, Any] = {}
         #: False in an untrusted workspace (VS Code Restricted Mode, initializationOptions
         #: ``workspaceTrusted: false``): defaults and the user's own settings only, no git, no
@@ -331,10 +334,14 @@ class Session:
             self.indexing.inference_due(uri)
 
     def _big_document_pool(self) -> IsolatedPool:
+        if self._closed:
+            raise RuntimeError("the session is shut down: no worker process is started")
         if self._process_pool is None:
             # A fresh interpreter, not a fork (this process runs threads: pygls' reader, the
             # analysis pool), started isolated from the workspace (python -I, outside it).
-            self._process_pool = IsolatedPool(max_workers=1)
+            self._process_pool = IsolatedPool(
+                max_workers=1, initializer=watch_parent, initargs=(os.getpid(),)
+            )
         return self._process_pool
 
     def _analyze_indexed(
@@ -465,6 +472,7 @@ class Session:
             self.server.workspace_diagnostic_refresh(None)
 
     def shutdown(self) -> None:
+        self._closed = True
         for task in self._pending.values():
             task.cancel()
         self._pending.clear()
@@ -472,4 +480,5 @@ class Session:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._dependents_executor.shutdown(wait=False, cancel_futures=True)
         if self._process_pool is not None:
+            # A big document's analysis is not waited for: its worker is killed.
             self._process_pool.shutdown(wait=False, cancel_futures=True)
