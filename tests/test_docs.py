@@ -167,3 +167,10 @@ def test_the_readme_example_report_is_what_check_prints(
     assert main(["check", "--no-cache", "--select", "RH203", "."]) == 1
     report = capsys.readouterr().out.split("\n\n")[0]
     assert f"```text\n{report}\n```" in (root / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_hazard_rule_has_a_pinned_example() -> None:
+    from riskhints.rule_explain import EXAMPLE_FIXTURES
+
+    hazards = {spec.id for spec in all_rules() if spec.family != "meta"}
+    assert set(EXAMPLE_FIXTURES) == hazards, "pin an example in rule_explain.EXAMPLE_FIXTURES"

@@ -4,8 +4,8 @@ rests on), the advice and the quick fixes offered.
 
 The examples are our own ``fixtures/rules/RHnnn/bad_*.py`` files, copied into
 ``rule_examples.json`` beside this module by ``make docs`` (an installed riskhints has no
-fixtures folder); a test fails when the copy drifts from the fixtures. The example of a rule is
-its shortest bad fixture whose finding has the rule's default severity.
+fixtures folder); a test fails when the copy drifts from the fixtures. Each rule's example is
+pinned in :data:`EXAMPLE_FIXTURES`.
 """
 
 from __future__ import annotations
@@ -16,30 +16,58 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .analysis.rules import RuleSpec, all_rules, get_rule
+from .analysis.rules import RuleSpec, get_rule
 
 _MARKER = re.compile(r"\s*# expect: RH\d{3}.*$")
 EXAMPLES_FILE = "rule_examples.json"
 
 
+#: The fixture each rule is explained with (pinned, so that adding fixtures changes nothing
+#: here; a test fails when a rule has none, or when its example stops being flagged).
+EXAMPLE_FIXTURES = {
+    "RH101": "bad_webhook_forwarder.py",
+    "RH102": "bad_directory_client_constructor.py",
+    "RH103": "bad_threadsafe_future_on_own_loop.py",
+    "RH104": "bad_executor_submits_coroutines.py",
+    "RH201": "bad_thumbnail_cache_sleeping_janitor.py",
+    "RH202": "bad_price_cache_refresh.py",
+    "RH203": "bad_repository_upsert_reenters_save.py",
+    "RH204": "bad_transfer_vs_audit.py",
+    "RH205": "bad_bounded_semaphore_param_in_batch_loop.py",
+    "RH206": "bad_reply_table_timed_wait.py",
+    "RH207": "bad_event_wait_under_lock.py",
+    "RH208": "bad_joinable_queue_consumer_process.py",
+    "RH301": "bad_webhook_dispatch_from_import.py",
+    "RH302": "bad_coroutine_passed_to_logging_and_print.py",
+    "RH303": "bad_queue_worker_continues_on_cancel.py",
+    "RH401": "bad_cache_fill_across_await.py",
+    "RH402": "bad_thread_pool_crawler.py",
+    "RH501": "bad_session_opened_in_route_and_repository.py",
+    "RH502": "bad_helper_queries_for_async_view.py",
+    "RH503": "bad_channels_database_sync_to_async.py",
+    "RH504": "bad_on_commit_called_too_early.py",
+    "RH505": "bad_module_level_session.py",
+    "RH506": "bad_loaded_lists_and_scalar.py",
+    "RH507": "bad_task_waits_through_helper.py",
+    "RH508": "bad_close_skipped_on_error.py",
+}
+
+
 def examples_json(fixtures: Path) -> str:
-    """The committed ``rule_examples.json``, from the rule fixtures under ``fixtures``."""
+    """The committed ``rule_examples.json``, from the pinned rule fixtures under ``fixtures``;
+    a pinned fixture that is gone, or no longer flagged by its rule, is an error."""
     from .analysis import analyze_source
 
     examples: dict[str, dict[str, str]] = {}
-    for spec in all_rules():
-        candidates = sorted(
-            (fixtures / spec.id).glob("bad_*.py"),
-            key=lambda p: (len(p.read_text(encoding="utf-8").splitlines()), p.name),
+    for rule_id, name in sorted(EXAMPLE_FIXTURES.items()):
+        path = fixtures / rule_id / name
+        code = "\n".join(
+            _MARKER.sub("", line) for line in path.read_text(encoding="utf-8").splitlines()
         )
-        for path in candidates:
-            code = "\n".join(
-                _MARKER.sub("", line) for line in path.read_text(encoding="utf-8").splitlines()
-            )
-            findings = analyze_source(code + "\n", path.name)
-            if any(f.rule == spec.id and f.severity == spec.severity for f in findings):
-                examples[spec.id] = {"file": f"{spec.id}/{path.name}", "code": code + "\n"}
-                break
+        findings = analyze_source(code + "\n", path.name)
+        if not any(f.rule == rule_id for f in findings):
+            raise ValueError(f"{path}: the example of {rule_id} is not flagged by it")
+        examples[rule_id] = {"file": f"{rule_id}/{name}", "code": code + "\n"}
     return json.dumps(examples, indent=2, ensure_ascii=False) + "\n"
 
 
