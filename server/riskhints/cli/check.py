@@ -198,12 +198,13 @@ def _is_python_file(path: Path) -> bool:
     names python (``#!/usr/bin/env python3``)."""
     if path.suffix in (".py", ".pyw"):
         return True
-    if path.suffix:
+    if path.suffix or not path.is_file():
         return False
-    try:
-        with path.open("rb") as file:
-            first = file.readline(200)
-    except OSError:
+    from .. import safe_read
+
+    try:  # regular files only (never blocks on a FIFO)
+        first = safe_read.read_text(path, errors="replace").split("\n", 1)[0].encode()
+    except (OSError, ValueError):
         return False
     return first.startswith(b"#!") and b"python" in first
 
@@ -226,9 +227,11 @@ class _LineReader:
 
     def text(self, path: str) -> str | None:
         if path not in self._texts:
-            try:
-                self._texts[path] = Path(path).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
+            from .. import safe_read
+
+            try:  # regular files only: a FIFO or a device named *.py is never opened
+                self._texts[path] = safe_read.read_text(Path(path))
+            except (OSError, UnicodeDecodeError, ValueError):
                 self._texts[path] = None
         return self._texts[path]
 
