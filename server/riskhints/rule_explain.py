@@ -29,6 +29,7 @@ EXAMPLE_FIXTURES = {
     "RH102": "bad_directory_client_constructor.py",
     "RH103": "bad_threadsafe_future_on_own_loop.py",
     "RH104": "bad_executor_submits_coroutines.py",
+    "RH105": "bad_worker_thread_reports_progress.py",
     "RH201": "bad_thumbnail_cache_sleeping_janitor.py",
     "RH202": "bad_price_cache_refresh.py",
     "RH203": "bad_repository_upsert_reenters_save.py",
