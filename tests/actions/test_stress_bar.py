@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench" / "stress")
 
 import pairs  # noqa: E402
 
-# One pair per hazard family and per driver, from both corpora.
+# One pair per hazard family of the issue and per driver, from both corpora (the lock-leak,
+# condition and wait-under-lock oracles are measured by `make bench-stress`).
 FAST = (
     "fixtures/catalog_endpoint",  # blocked loop, a FastAPI route through ASGI
     "corpus/invoice_pdf",  # blocked loop through a helper, a Django view (RequestFactory)
@@ -33,12 +34,12 @@ FAST = (
     "corpus/heartbeat_bare_except",  # swallowed cancellation
     "corpus/cache_warmer",  # dropped task
     "corpus/sync_facade_run",  # sync wait on the loop
-    "corpus/export_permits",  # acquire without release (a cancelled permit)
-    "corpus/print_spooler",  # Condition.wait not in a loop
-    "corpus/quote_board",  # blocking wait under a lock
     "corpus/article_views",  # lost updates from threads
 )
 SELECTED = [pair for pair in pairs.pairs() if pair.id in FAST]
+# The first test runs the whole subset (two pytest subprocesses per pair, two pairs at a time):
+# about a minute on a quiet machine, several on a loaded one.
+pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
