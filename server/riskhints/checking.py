@@ -73,15 +73,18 @@ class _Worker:
     """A process's workspace (in pool workers, built once by the pool initializer)."""
 
     def __init__(self, job: CheckJob) -> None:
-        from .analysis.inference import JediInference
+        from .analysis.inference import AnswerStore, JediInference
         from .analysis.workspace import Workspace
 
         self.job = job
         paths = [Path(real) for real, _ in job.files]
         shown = {Path(real): shown for real, shown in job.files}
-        inference = (
-            JediInference(job.root, job.environment) if job.options.inference == "jedi" else None
-        )
+        inference = None
+        if job.options.inference == "jedi":
+            # With a cache, jedi's answers are kept in it too: a module re-read because one
+            # that imports it changed asks jedi nothing (while it and its imports are unchanged).
+            store = AnswerStore(job.cache_dir / "jedi") if job.cache_dir is not None else None
+            inference = JediInference(job.root, job.environment, store=store)
         self.workspace = Workspace.from_paths(paths, job.root, shown, inference)
         self.cache = job.cache()
         self._prepared: dict[str, ModuleAnalysis] = {}

@@ -12,8 +12,10 @@ from riskhints.analysis.engine import parse_source
 from riskhints.analysis.finding import Finding
 from riskhints.analysis.inference import (
     INTERESTING_METHODS,
+    AnswerStore,
     JediInference,
     canonical_inferred,
+    query_plan,
     unresolved_receivers,
 )
 from riskhints.analysis.options import AnalysisOptions
@@ -163,6 +165,73 @@ def test_cache_hit_does_not_ask_jedi_again(project: Path) -> None:
     assert inference.queries == asked
     inference.receiver_types(path, ROUTES + "\n", receivers)  # new content: asked again
     assert inference.queries == 2 * asked
+
+
+UPLOADS = """\
+from app.services import build_http
+from app.services.clients import make_async_client
+
+
+class ReportUploader:
+    def __init__(self, bucket_url):
+        self.http = build_http()
+        self.bucket_url = bucket_url
+
+    async def upload(self, name, body):
+        self.http.put(f"{self.bucket_url}/{name}", data=body)
+
+    async def remove(self, name):
+        self.http.delete(f"{self.bucket_url}/{name}")
+
+
+async def refresh_all(names):
+    client = build_http()
+    for name in names:
+        client.get(f"/refresh/{name}")
+    client.post("/refresh/done")
+    session = build_http()
+    session.get("/warm")
+    session = make_async_client()
+    await session.get("/cold")
+"""
+
+
+def test_one_query_per_value_not_per_use() -> None:
+    facts = parse_source(UPLOADS, "app/uploads.py", "app.uploads").facts
+    assert facts is not None
+    plan = {(ast.unparse(node), node.lineno): len(uses) for node, uses in query_plan(facts)}
+    # ``self.http`` in two methods of one class, ``client`` bound once: one query each, asked
+    # at the last use; ``session`` is bound twice in its function, so each use is asked.
+    assert plan == {("self.http", 14): 2, ("client", 21): 2, ("session", 23): 1, ("session", 25): 1}
+    assert sum(plan.values()) == len(unresolved_receivers(facts))
+
+
+def test_one_answer_types_every_use_that_shares_it(project: Path) -> None:
+    write(project, {"app/uploads.py": UPLOADS})
+    inference = JediInference(project)
+    findings = analyse(project, "app.uploads", inference)
+    # Two questions (``self.http``, ``client``; the facts type ``session`` themselves), four
+    # blocking calls typed by their answers.
+    assert inference.queries == 2
+    assert sorted(f.span.line for f in findings if f.rule == "RH101") == [11, 14, 20, 21]
+
+
+def test_answers_kept_in_the_store_are_not_asked_again(project: Path, tmp_path: Path) -> None:
+    path = project / "app" / "routes.py"
+    facts = parse_source(ROUTES, str(path), "app.routes").facts
+    assert facts is not None
+    receivers = unresolved_receivers(facts)
+    store = AnswerStore(tmp_path / "store")
+    first = JediInference(project, store=store)
+    found = first.receiver_types(path, ROUTES, receivers, "imports-v1")
+    assert first.queries == 3 and set(found.values()) == {"requests.Session", "httpx.AsyncClient"}
+    # Another run (a new engine) with the same text and imports: answered from the store.
+    again = JediInference(project, store=AnswerStore(tmp_path / "store"))
+    assert again.receiver_types(path, ROUTES, receivers, "imports-v1") == found
+    assert again.queries == 0
+    # A module it imports changed: asked again.
+    assert again.receiver_types(path, ROUTES, receivers, "imports-v2") == found
+    assert again.queries == 3
 
 
 def test_jedi_failure_is_no_inference(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

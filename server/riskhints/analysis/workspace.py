@@ -67,6 +67,7 @@ class Workspace:
         self._parsed: dict[str, ParsedModule | None] = {}
         self._digests: dict[str, str] = {}
         self._deps: dict[str, frozenset[str]] = {}
+        self._import_keys: dict[str, str] = {}
         self.overrides: dict[str, str] = {}  # module -> unsaved text
         self.freeze_loads = freeze_loads  # see ``parsed``
         self._loading: set[str] = set()
@@ -187,10 +188,22 @@ class Workspace:
         finally:
             self._loading.discard(module)
         self._deps[module] = frozenset(dependencies)
+        # What inference answers may depend on: this text and, transitively, what it imports
+        # (a module still loading, in an import cycle, counts by its own content).
+        self._import_keys[module] = digest(
+            "\0".join(
+                [self._digests[module]]
+                + [
+                    f"{m}={self._import_keys.get(m) or self._digests.get(m, '')}"
+                    for m in sorted(dependencies)
+                ]
+            ).encode()
+        )
         external = ExternalTypes.of(ready)
         parsed = parse_source(text, file.shown, module, external, result)
         if self.inference is not None:
-            parsed = refine(parsed, self.inference, file.path, module, external)
+            context = self._import_keys[module]
+            parsed = refine(parsed, self.inference, file.path, module, external, context)
         return parsed
 
     def content_digest(self, module: str) -> str | None:
@@ -345,6 +358,7 @@ class Workspace:
                 old.release()
             self._digests.pop(name, None)
             self._deps.pop(name, None)
+            self._import_keys.pop(name, None)
             dropped.add(name)
             if _exports(self.parsed(name)) != before:
                 queue.extend(importers)

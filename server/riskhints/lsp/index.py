@@ -62,7 +62,7 @@ class StickyInference:
         self.stale: set[Path] = set()
 
     def receiver_types(
-        self, path: Path, text: str, receivers: Sequence[ast.expr]
+        self, path: Path, text: str, receivers: Sequence[ast.expr], context: str = ""
     ) -> dict[Position, str]:
         self._last[path] = (text, receivers)
         memo = self._memo.get(path, {})
