@@ -75,3 +75,23 @@ def test_check_asks_jedi_about_a_receiver_the_syntax_cannot_type(project: Path) 
     code, loaded = imported_by(project, "check", "--no-cache", "health.py")
     assert code == 1
     assert loaded == {"jedi"}
+
+
+def test_language_server_loads_libcst_and_jedi_only_when_asked(tmp_path: Path) -> None:
+    # What `riskhints serve` imports before its first diagnostics: code actions (libcst) and
+    # inference (jedi) are loaded by the first request that needs them.
+    probe = (
+        "import json, sys\nimport riskhints.lsp.server\n"
+        f"print(json.dumps(sorted({{n.split('.')[0] for n in sys.modules}} & set({HEAVY!r}))))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "server")}
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(result.stdout.strip().splitlines()[-1])) == {"pygls", "lsprotocol"}

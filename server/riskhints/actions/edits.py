@@ -15,6 +15,9 @@ from ..analysis.finding import Span
 from ..analysis.parse import parse_python
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+#: The code action kind of "fix everything in this file" (here, not in ``fixes``: that one loads
+#: libcst, which the server imports only when an action is asked for).
+FIX_ALL_KIND = "source.fixAll.riskhints"
 
 
 @dataclass(frozen=True)

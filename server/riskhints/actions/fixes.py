@@ -28,7 +28,7 @@ from ..analysis.facts import TRY_NODES
 from ..analysis.finding import Finding
 from ..analysis.options import AnalysisOptions
 from ..provenance.collect import AI_SUFFIX
-from .edits import Action, apply_edits, leaves_valid_python, parses
+from .edits import FIX_ALL_KIND, Action, apply_edits, leaves_valid_python, parses
 from .rewrite import (
     LineEdits,
     ReplaceStatement,
@@ -41,7 +41,6 @@ from .rewrite import (
 
 log = logging.getLogger(__name__)
 
-FIX_ALL_KIND = "source.fixAll.riskhints"
 BACKGROUND_TASKS = "_background_tasks"
 _FIX_ALL_ROUNDS = 50  # rounds of one fix-all, at most (each re-analyses once)
 # Blocking calls that must stay on the thread that calls them: a condition's wait needs the

@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
-from ..actions.edits import Action
-from ..actions.fixes import FIX_ALL_KIND, fix_all, fixes_for
+from ..actions.edits import FIX_ALL_KIND, Action
 from ..actions.suppress import suppress_action
 from ..analysis import AnalysisOptions, Finding
 from . import checklist, stress
@@ -68,6 +67,8 @@ def _wanted(kind: str, only: Sequence[str] | None) -> bool:
 
 def compute_actions(request: ActionRequest) -> list[tuple[Action, int | None]]:
     """Runs on a worker thread. Actions, each with the index of the diagnostic it fixes."""
+    from ..actions.fixes import fix_all, fixes_for  # libcst: loaded at the first request
+
     actions: list[tuple[Action, int | None]] = []
     if request.quick_fixes:
         for index, finding in request.selected:
