@@ -30,6 +30,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import re
 import sys
 import tempfile
@@ -39,6 +40,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .. import safe_read
 from .digests import digest
 from .facts import ExternalTypes, FunctionFacts, ModuleFacts, position_key
 from .knowledge import blocking, data, web
@@ -318,7 +320,7 @@ class AnswerStore:
 
     def get(self, key: str) -> dict[Position, str] | None:
         try:
-            payload = json.loads((self.folder / key[:2] / f"{key}.json").read_text("utf-8"))
+            payload = json.loads(safe_read.read_text(self.folder / key[:2] / f"{key}.jedi"))
             found = {
                 (int(a), int(b), int(c), int(d)): str(t) for a, b, c, d, t in payload["answers"]
             }
@@ -332,11 +334,11 @@ class AnswerStore:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             payload = json.dumps({"answers": [[*position, t] for position, t in found.items()]})
-            fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+            fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".jedi")
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:
                     handle.write(payload)
-                os.replace(temp, folder / f"{key}.json")
+                os.replace(temp, folder / f"{key}.jedi")
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(temp)
