@@ -18,6 +18,7 @@ Pure functions of the facts; the module's parent map is built on first use.
 from __future__ import annotations
 
 import ast
+import ipaddress
 from collections.abc import Callable, Iterator
 
 from .facts import TRY_NODES, CallSite, FunctionFacts, ModuleFacts
@@ -48,10 +49,14 @@ def non_blocking_here(module: ModuleFacts, fn: FunctionFacts, call: CallSite) ->
     callee = call.callee or ""
     if _non_blocking_argument(call.node, callee):
         return True
+    if callee == _SOCKET_CONNECT and _datagram_connect(module, fn, call):
+        return True
     if callee.startswith(blocking.SOCKET_IO_PREFIX):
         return _non_blocking_socket(module, fn, call)
     if callee in blocking.LAZY_ITERATORS:
-        return not _iterated_here(module, fn, call.node)
+        return not _iterated_here(module, fn, call.node) and not _bound_then_iterated(
+            module, fn, call.node
+        )
     if callee in _FUTURE_READS:
         return _future_done(module, fn, call)
     if callee in _QUEUE_PUTS:
@@ -195,6 +200,60 @@ def _argument(node: ast.Call, keyword: str | None, position: int | None) -> ast.
 # -- sockets -----------------------------------------------------------------------------------
 
 
+_SOCKET_CONNECT = "socket.socket.connect"
+
+
+def _datagram_connect(module: ModuleFacts, fn: FunctionFacts, call: CallSite) -> bool:
+    """``connect()`` of a UDP socket (``SOCK_DGRAM``) to a numeric address only picks the
+    route: nothing is sent and nothing waits (a host name would be looked up, so only a literal
+    address, or a parameter whose default is one, counts)."""
+    func = call.node.func
+    if not isinstance(func, ast.Attribute) or not call.node.args:
+        return False
+    receiver = ast.unparse(func.value)
+    created = [
+        value
+        for node in _related_nodes(module, fn, receiver)
+        for value in _values_bound_to(node, receiver)
+        if not (isinstance(value, ast.Constant) and value.value is None)
+    ]
+    if not created or not all(
+        isinstance(v, ast.Call) and "SOCK_DGRAM" in ast.unparse(v) for v in created
+    ):
+        return False
+    address = call.node.args[0]
+    if not isinstance(address, ast.Tuple) or not address.elts:
+        return False
+    return _numeric_host(fn, address.elts[0])
+
+
+def _numeric_host(fn: FunctionFacts, host: ast.expr) -> bool:
+    value: ast.expr | None = host
+    node = fn.node
+    if isinstance(host, ast.Name) and not isinstance(node, ast.Module):
+        value = _parameter_default(node.args, host.id)
+    if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+        return False
+    try:
+        ipaddress.ip_address(value.value)
+    except ValueError:
+        return False
+    return True
+
+
+def _parameter_default(args: ast.arguments, name: str) -> ast.expr | None:
+    """The default value of parameter ``name`` (None when it has none)."""
+    positional = [a.arg for a in (*args.posonlyargs, *args.args)]
+    if args.defaults:
+        with_defaults = positional[-len(args.defaults) :]
+        if name in with_defaults:
+            return args.defaults[with_defaults.index(name)]
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+        if arg.arg == name:
+            return default
+    return None
+
+
 def _non_blocking_socket(module: ModuleFacts, fn: FunctionFacts, call: CallSite) -> bool:
     func = call.node.func
     if not isinstance(func, ast.Attribute):
@@ -280,6 +339,30 @@ def _iterated_here(module: ModuleFacts, fn: FunctionFacts, node: ast.Call) -> bo
             current = parent
             continue
         return False
+    return False
+
+
+def _bound_then_iterated(module: ModuleFacts, fn: FunctionFacts, node: ast.Call) -> bool:
+    """``with os.scandir(p) as entries: for entry in entries:`` (or ``entries = ...`` then a
+    loop or ``list(entries)``): the iterator is bound to a name that this function itself
+    consumes, so the listing runs here. Consumed only inside a nested function or a lambda
+    (handed to a thread) does not count."""
+    parent = module.parents.get(id(node))
+    name: str | None = None
+    if isinstance(parent, ast.withitem) and isinstance(parent.optional_vars, ast.Name):
+        name = parent.optional_vars.id
+    elif isinstance(parent, ast.Assign) and len(parent.targets) == 1:
+        target = parent.targets[0]
+        name = target.id if isinstance(target, ast.Name) else None
+    if name is None:
+        return False
+    for other in fn.own_nodes:
+        if isinstance(other, (ast.For, ast.AsyncFor, ast.comprehension)):
+            if isinstance(other.iter, ast.Name) and other.iter.id == name:
+                return True
+        if isinstance(other, ast.Call) and fn.scope.qualify(other.func) in _CONSUMERS:
+            if any(isinstance(a, ast.Name) and a.id == name for a in other.args):
+                return True
     return False
 
 
