@@ -298,12 +298,14 @@ def blocking_call_via_helper(ctx: RuleContext) -> Iterator[Finding]:
     """The blocking call is not in the ``async def`` itself but in a synchronous helper it calls,
     possibly several helpers deep. Linters that look only at the body of the ``async def`` miss
     it; the loop is blocked all the same. The evidence lists every hop down to the blocking
-    call."""
+    call. A helper the same function also hands to a thread (``if needs_files: await
+    to_thread(self._build) else: self._build()``) is called directly on its deliberate fast
+    path, as for RH101."""
     loop_waits = LoopWaits.of(ctx.program)
     for fn in loop_functions(ctx):
         for call in sorted_calls(fn, lambda c: True):
             callee = ctx.program.callee_function(call) or ctx.program.initializer(call)
-            if callee is None or callee.is_async:
+            if callee is None or callee.is_async or _offloaded_elsewhere(fn, call):
                 continue
             dispatched = ctx.program.dispatch_reach(fn, call, callee)
             if dispatched is None:
