@@ -1,10 +1,11 @@
 """Child-process hygiene: a worker process never outlives the process that started it.
 
 The language server and ``riskhints check --jobs N`` start worker processes (the server's
-big-document worker, the CLI's pool; multiprocessing adds its resource tracker). When the
-parent goes away — the editor killed it, or closed its pipes and the server exited — a worker
-that is in the middle of a long analysis would otherwise keep computing for nobody, and a
-parent waiting for it at exit would keep the editor's process list full for as long.
+big-document worker, the CLI's pool: :class:`~riskhints.isolation.IsolatedPool` workers, which
+also end when their stdin closes, but only between two calls). When the parent goes away —
+the editor killed it, or closed its pipes and the server exited — a worker that is in the
+middle of a long analysis would otherwise keep computing for nobody, and a parent waiting for
+it at exit would keep the editor's process list full for as long.
 
 :func:`watch_parent` in the child ends it as soon as its parent is gone (a daemon thread
 checks the parent id; a killed parent cannot tell its children anything); the parent, when

@@ -244,3 +244,34 @@ def test_a_never_awaited_coroutine_points_at_its_declaration_in_the_other_file(
     assert (finding.rule, finding.span.line) == ("RH302", 5)
     [declared] = finding.evidence
     assert (declared.path, declared.span.line) == ("audit/trail.py", 4)
+
+
+TICKETS = (
+    '"""A ticket reserved for whichever kiosk built it."""\n\n\n'
+    "class Ticket:\n"
+    "    def __init__(self, kiosk, seat):\n"
+    "        self._kiosk = kiosk\n"
+    "        self.seat = seat\n\n"
+    "    async def confirm(self):\n"
+    "        self._kiosk.notify_reserved(self.seat)\n"
+)
+KIOSK = (
+    "from .tickets import Ticket\n\n\n"
+    "class Kiosk:\n"
+    "    async def notify_reserved(self, seat):\n"
+    "        await self.display.show(seat)\n\n"
+    "    def reserve(self, seat):\n"
+    "        return Ticket(self, seat)\n"
+)
+
+
+def test_a_constructor_written_into_an_unread_file_types_the_attribute_after_it_changes(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, {"box/__init__.py": "", "box/tickets.py": TICKETS, "box/kiosk.py": ""})
+    workspace, _ = workspace_for(tmp_path)
+    assert rules_of(workspace, "box.tickets") == []  # nobody builds a Ticket yet
+    (tmp_path / "box" / "kiosk.py").write_text(KIOSK)
+    workspace.invalidate("box.kiosk")  # as the server does when the file changes on disk
+    # Kiosk.notify_reserved is async: the kiosk that builds the ticket types ``_kiosk``.
+    assert rules_of(workspace, "box.tickets") == [("RH302", 10)]

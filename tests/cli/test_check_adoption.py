@@ -203,3 +203,14 @@ def test_json_fix_is_present_only_where_a_fix_is_offered(project: Path, capsys) 
         "applicability": "safe",
     }
     assert fixes["`requests.get()`"]["applicability"] == "unsafe"
+
+
+def test_fix_keeps_crlf_line_endings_byte_for_byte(project: Path, capsys) -> None:
+    worker = project / "sync" / "worker.py"
+    worker.write_bytes(WORKER.replace("\n", "\r\n").encode())
+    code, _, err = run(capsys, "check", "--fix", "--unsafe-fixes", ".")
+    data = worker.read_bytes()
+    assert "fixed 4 findings in 1 file" in err and code == 0
+    assert data.count(b"\n") == data.count(b"\r\n")  # no line lost its CR, none gained a bare LF
+    assert b"await asyncio.to_thread(requests.get" in data
+    compile(data, "worker.py", "exec")

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import ast
 import ipaddress
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
-from .facts import TRY_NODES, CallSite, FunctionFacts, ModuleFacts
+from .facts import TRY_NODES, CallSite, FunctionFacts, ModuleFacts, parameter_defaults
 from .knowledge import blocking
 
 #: Builtins that consume an iterator on the spot.
@@ -95,12 +95,7 @@ def _unbounded_queue(module: ModuleFacts, fn: FunctionFacts, call: CallSite) -> 
     receiver = ast.unparse(func.value)
     owner = _method_owning(module, fn, receiver.partition(".")[0])
     nodes = [*_related_nodes(module, owner, receiver), *(fn.own_nodes if owner is not fn else ())]
-    built = [
-        value
-        for node in nodes
-        for value in _values_bound_to(node, receiver)
-        if not (isinstance(value, ast.Constant) and value.value is None)
-    ]
+    built = _bound_values(nodes, receiver)
     return bool(built) and all(
         isinstance(value, ast.Call)
         and fn.scope.qualify(value.func) in _QUEUE_CLASSES
@@ -114,11 +109,21 @@ def _method_owning(module: ModuleFacts, fn: FunctionFacts, name: str) -> Functio
     ``send`` callback defined inside it) closes over."""
     owner = fn
     while owner.scope.self_name != name and owner.parent is not None:
-        parent = next((f for f in module.iter_functions() if f.qualname == owner.parent), None)
+        parent = module.functions.get(owner.parent)
         if parent is None:
             return fn
         owner = parent
     return owner if owner.scope.self_name == name else fn
+
+
+def _bound_values(nodes: Iterable[ast.AST], receiver: str) -> list[ast.expr]:
+    """What ``receiver`` is assigned among ``nodes`` (``None`` left out: a reset, not a build)."""
+    return [
+        value
+        for node in nodes
+        for value in _values_bound_to(node, receiver)
+        if not (isinstance(value, ast.Constant) and value.value is None)
+    ]
 
 
 def _values_bound_to(node: ast.AST, receiver: str) -> Iterator[ast.expr]:
@@ -211,12 +216,7 @@ def _datagram_connect(module: ModuleFacts, fn: FunctionFacts, call: CallSite) ->
     if not isinstance(func, ast.Attribute) or not call.node.args:
         return False
     receiver = ast.unparse(func.value)
-    created = [
-        value
-        for node in _related_nodes(module, fn, receiver)
-        for value in _values_bound_to(node, receiver)
-        if not (isinstance(value, ast.Constant) and value.value is None)
-    ]
+    created = _bound_values(_related_nodes(module, fn, receiver), receiver)
     if not created or not all(
         isinstance(v, ast.Call) and "SOCK_DGRAM" in ast.unparse(v) for v in created
     ):
@@ -231,7 +231,7 @@ def _numeric_host(fn: FunctionFacts, host: ast.expr) -> bool:
     value: ast.expr | None = host
     node = fn.node
     if isinstance(host, ast.Name) and not isinstance(node, ast.Module):
-        value = _parameter_default(node.args, host.id)
+        value = parameter_defaults(node.args).get(host.id)
     if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
         return False
     try:
@@ -239,19 +239,6 @@ def _numeric_host(fn: FunctionFacts, host: ast.expr) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _parameter_default(args: ast.arguments, name: str) -> ast.expr | None:
-    """The default value of parameter ``name`` (None when it has none)."""
-    positional = [a.arg for a in (*args.posonlyargs, *args.args)]
-    if args.defaults:
-        with_defaults = positional[-len(args.defaults) :]
-        if name in with_defaults:
-            return args.defaults[with_defaults.index(name)]
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
-        if arg.arg == name:
-            return default
-    return None
 
 
 def _non_blocking_socket(module: ModuleFacts, fn: FunctionFacts, call: CallSite) -> bool:

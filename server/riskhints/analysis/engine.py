@@ -155,16 +155,18 @@ def analyze_parsed(
             [m.facts for m in modules if m.facts is not None], options.extra_blocking_calls
         )
     results: dict[str, list[Finding]] = {}
-    for parsed in modules:
-        if targets is not None and parsed.path not in targets:
-            continue
-        findings: list[Finding] = [parsed.problem] if parsed.problem else []
-        if parsed.facts is not None:
-            findings.extend(_run_rules(parsed.facts, program, options))
-        results[parsed.path] = finalize(findings, parsed, options)
-    if own_program:
-        program.memo.clear()  # rule summaries point back at the program: no cycle outlives it
-        program.release()
+    try:
+        for parsed in modules:
+            if targets is not None and parsed.path not in targets:
+                continue
+            findings: list[Finding] = [parsed.problem] if parsed.problem else []
+            if parsed.facts is not None:
+                findings.extend(_run_rules(parsed.facts, program, options))
+            results[parsed.path] = finalize(findings, parsed, options)
+    finally:
+        if own_program:
+            program.memo.clear()  # rule summaries point back at the program: no cycle outlives it
+            program.release()  # and the call sites it typed in the facts are put back
     return results
 
 

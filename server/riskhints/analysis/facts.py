@@ -1044,6 +1044,17 @@ def _self_parameter(node: FunctionNode) -> str | None:
     return params[0].arg if params else None
 
 
+def parameter_defaults(args: ast.arguments) -> dict[str, ast.expr]:
+    """Each parameter that has a default, by name, with the default's expression."""
+    positional = [*args.posonlyargs, *args.args]
+    with_defaults = positional[len(positional) - len(args.defaults) :]
+    defaults = {arg.arg: value for arg, value in zip(with_defaults, args.defaults, strict=True)}
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+        if default is not None:
+            defaults[arg.arg] = default
+    return defaults
+
+
 def _parameter_position(node: FunctionNode, name: str) -> int | None:
     """Where parameter ``name`` of a method sits after ``self`` (-1: keyword-only); None when
     it is no parameter, ``self`` itself, or ``*args``/``**kwargs``."""

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import ast
 import gc
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +69,9 @@ class Workspace:
         self._digests: dict[str, str] = {}
         self._deps: dict[str, frozenset[str]] = {}
         self._import_keys: dict[str, str] = {}
+        # Identifiers of files read only for :meth:`constructing_modules` (never parsed), so
+        # that analysing a module again does not read the whole tree again.
+        self._words: dict[str, frozenset[str]] = {}
         self.overrides: dict[str, str] = {}  # module -> unsaved text
         self.freeze_loads = freeze_loads  # see ``parsed``
         self._loading: set[str] = set()
@@ -255,14 +259,16 @@ class Workspace:
             [p.facts for p in loaded if p.facts is not None], options.extra_blocking_calls
         )
         targets = {m: self.parsed(m) for m in wanted}
-        findings = analyze_parsed(
-            [p for p in targets.values() if p is not None],
-            options,
-            targets={p.path for p in targets.values() if p is not None},
-            program=program,
-        )
-        program.memo.clear()
-        program.release()
+        try:
+            findings = analyze_parsed(
+                [p for p in targets.values() if p is not None],
+                options,
+                targets={p.path for p in targets.values() if p is not None},
+                program=program,
+            )
+        finally:  # the program typed call sites of the shared facts: put them back
+            program.memo.clear()
+            program.release()
         results: dict[str, ModuleAnalysis] = {}
         for module, parsed in targets.items():
             if parsed is None:
@@ -275,12 +281,12 @@ class Workspace:
             results[module] = ModuleAnalysis(findings[parsed.path], dependencies)
         return results
 
-    def constructing_modules(self, modules: Iterable[str]) -> list[str]:
+    def constructing_modules(self, modules: Collection[str]) -> list[str]:
         """Workspace modules outside ``modules`` that may construct one of their classes whose
         ``__init__`` keeps an untyped parameter (``self._client = client``): what they pass
         types the attribute (see ``Program.constructor_types``), and they import the class, so
         they are not in its module's closure. Found by the class name in the file's text (a
-        byte search; only the files that mention it are parsed)."""
+        search for the name as a word; only the files that mention it are parsed)."""
         names: set[str] = set()
         for module in modules:
             parsed = self.parsed(module)
@@ -289,27 +295,31 @@ class Workspace:
         if not names:
             return []
         chosen = set(modules)
+        pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
         found: list[str] = []
         for module in sorted(self.files):
             if module in chosen or len(found) >= MAX_CLOSURE:
                 continue
-            text = self._source_text(module)
-            if any(name in text for name in names) and self.parsed(module) is not None:
+            if self._mentions(module, names, pattern) and self.parsed(module) is not None:
                 found.append(module)
         return found
 
-    def _source_text(self, module: str) -> str:
-        if module in self.overrides:
-            return self.overrides[module]
+    def _mentions(self, module: str, names: set[str], pattern: re.Pattern[str]) -> bool:
+        """Does ``module``'s current text have one of ``names`` as a word? A text in memory
+        (the buffer, the parse) is searched; a file on disk is read once until it changes."""
         parsed = self._parsed.get(module)
-        if parsed is not None:
-            return parsed.text
-        file = self.files.get(module)
-        try:
-            data = safe_read.read_bytes(file.path) if file is not None else b""
-        except (OSError, ValueError):
-            return ""
-        return data.decode("utf-8", "replace")
+        text = self.overrides.get(module, parsed.text if parsed is not None else None)
+        if text is not None:
+            return pattern.search(text) is not None
+        words = self._words.get(module)
+        if words is None:
+            file = self.files.get(module)
+            try:
+                data = safe_read.read_bytes(file.path) if file is not None else b""
+            except (OSError, ValueError):
+                data = b""
+            words = self._words[module] = _words(data.decode("utf-8", "replace"))
+        return not names.isdisjoint(words)
 
     def set_text(self, module: str, text: str | None) -> set[str]:
         """Give ``module`` an editor's unsaved text (``None``: back to the file on disk).
@@ -346,6 +356,7 @@ class Workspace:
             name = queue.pop()
             if name in dropped:
                 continue
+            self._words.pop(name, None)
             if name not in self._parsed:
                 dropped.add(name)
                 continue  # never loaded: nobody's facts used it
@@ -374,6 +385,13 @@ class Workspace:
 
     def loaded(self) -> int:
         return sum(1 for parsed in self._parsed.values() if parsed is not None)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(_WORD.findall(text))
 
 
 def _called_through_parameters(facts: ModuleFacts) -> set[str]:

@@ -7,7 +7,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..facts import CallSite, FunctionFacts, FunctionNode
+from ..facts import CallSite, FunctionFacts, FunctionNode, parameter_defaults
 from ..finding import Finding, Severity
 from ..knowledge.primitives import TASK_FACTORIES
 from ..positions import Positions
@@ -226,16 +226,7 @@ def _task_condition(program: Program, fn: FunctionFacts, made: CallSite) -> _Tas
 
 def _flag(node: FunctionNode, name: str) -> _TaskCondition | None:
     params = [*node.args.posonlyargs, *node.args.args]
-    defaults = dict(
-        zip(
-            [a.arg for a in params][len(params) - len(node.args.defaults) :],
-            node.args.defaults,
-            strict=False,
-        )
-    )
-    for kw, default in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=False):
-        if default is not None:
-            defaults[kw.arg] = default
+    defaults = parameter_defaults(node.args)
     names = [a.arg for a in params]
     if name in names or name in {a.arg for a in node.args.kwonlyargs}:
         position = names.index(name) if name in names else None

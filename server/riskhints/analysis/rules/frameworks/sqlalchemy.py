@@ -12,7 +12,15 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ...facts import CallSite, ClassFacts, FunctionFacts, ModuleFacts, Scope, iter_statements
+from ...facts import (
+    CallSite,
+    ClassFacts,
+    FunctionFacts,
+    ModuleFacts,
+    Scope,
+    iter_statements,
+    parameter_defaults,
+)
 from ...finding import Evidence, Finding, Severity
 from ...knowledge import data as kb
 from ...knowledge import web
@@ -174,16 +182,7 @@ def _sync_sessions_in(
         return found
     args = node.args
     positional = [*args.posonlyargs, *args.args]
-    defaults: dict[str, ast.expr] = dict(
-        zip(
-            [a.arg for a in positional][len(positional) - len(args.defaults) :],
-            args.defaults,
-            strict=True,
-        )
-    )
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
-        if default is not None:
-            defaults[arg.arg] = default
+    defaults = parameter_defaults(args)
     for arg in [*positional, *args.kwonlyargs]:
         reason = _session_parameter(program, module, fn, arg, defaults.get(arg.arg))
         if reason is not None:
