@@ -267,7 +267,9 @@ def parse_settings(raw: Mapping[str, Any], source: str, base: Settings | None = 
     spellings = _field_names()
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        name = spellings.get(key)
+        # The command line names its overrides as the user typed them (``--select``), so a
+        # message quotes the flag; a settings file's keys are looked up as written.
+        name = spellings.get(key[2:] if key.startswith("--") else key)
         if name is None:
             known = ", ".join(
                 sorted(f.name.replace("_", "-") for f in dataclasses.fields(Settings))

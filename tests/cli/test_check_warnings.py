@@ -37,9 +37,9 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 @pytest.mark.parametrize(
     ("args", "named"),
     [
-        (["--select", "RH9"], "'select' has 'RH9', which matches no rule"),
-        (["--select", "RH2,RH999"], "'select' has 'RH999', which matches no rule"),
-        (["--ignore", "RH8", "--ignore", "RH299"], "'ignore' has 'RH8', 'RH299', which match"),
+        (["--select", "RH9"], "'--select' has 'RH9', which matches no rule"),
+        (["--select", "RH2,RH999"], "'--select' has 'RH999', which matches no rule"),
+        (["--ignore", "RH8", "--ignore", "RH299"], "'--ignore' has 'RH8', 'RH299', which match"),
     ],
 )
 def test_a_rule_id_that_matches_no_rule_is_an_error_naming_it(

@@ -102,12 +102,12 @@ def load_project(args: argparse.Namespace, start: Path) -> Project:
     folder = settings_file.resolve().parent if settings_file is not None else root
     overrides: dict[str, object] = {}
     if getattr(args, "select", None):
-        overrides["select"] = split_ids(args.select)
+        overrides["--select"] = split_ids(args.select)
     if getattr(args, "ignore", None):
-        overrides["ignore"] = [*settings.ignore, *split_ids(args.ignore)]
+        overrides["--ignore"] = [*settings.ignore, *split_ids(args.ignore)]
     for key in ("scope", "base"):  # riskhints check --scope/--base, riskhints provenance --base
         if getattr(args, key, None) is not None:
-            overrides[key] = getattr(args, key)
+            overrides[f"--{key}"] = getattr(args, key)
     if overrides:
         settings = parse_settings(overrides, "command line", settings)
     return Project(root, settings, folder, kind)
