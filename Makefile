@@ -34,7 +34,7 @@ ifdef FULL
 else
 	@$(BIN)/riskhints check fixtures/projects/bookshop --exit-zero
 	@echo "By rule:"
-	@$(BIN)/riskhints check fixtures/projects/bookshop --exit-zero --statistics
+	@$(BIN)/riskhints check fixtures/projects/bookshop --exit-zero --statistics --quiet
 	@echo "More: make demo FULL=1 (every fixture), riskhints rule RH203, riskhints check --help"
 endif
 

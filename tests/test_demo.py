@@ -57,6 +57,9 @@ def test_demo_prints_a_short_tour_with_evidence_and_counts_by_rule() -> None:
         ["1", "RH301"],
     ]
     assert "make demo FULL=1" in lines[-1]
+    assert [line for line in lines if line.startswith("Found ")] == [
+        "Found 4 findings (2 error, 2 warning) in 4 files."
+    ]
 
 
 def test_demo_full_lists_every_fixture() -> None:

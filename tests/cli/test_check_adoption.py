@@ -170,6 +170,9 @@ def test_statistics_counts_findings_by_rule(project: Path, capsys) -> None:
     head = out.splitlines()[:3]
     assert head[0].split()[:3] == ["2", "RH101", "blocking-call-in-async"]
     assert {line.split()[1] for line in head[1:]} == {"RH202", "RH301"}
+    assert out.splitlines()[-1].startswith("Found 4 findings")
+    code, out, _ = run(capsys, "check", "--statistics", "--quiet", ".")
+    assert code == 1 and out.splitlines() == head
     code, out, _ = run(capsys, "check", "--statistics", "--output-format", "json", ".")
     rows = json.loads(out)
     assert rows[0] == {

@@ -164,9 +164,10 @@ def run(args: argparse.Namespace) -> int:
     if args.statistics:
         from ..output.statistics import render_statistics
 
-        # Like ruff's: the counts instead of the listing (and the summary line in text).
+        # Like ruff's: the counts instead of the listing (and, unless --quiet, the summary line
+        # in text).
         stats = render_statistics(findings, args.format == "json")
-        if args.format in ("full", "concise", "text"):
+        if args.format in ("full", "concise", "text") and not args.quiet:
             stats += summary_line(findings, checked.files) + "\n"
         report = stats
     if args.output is not None:
