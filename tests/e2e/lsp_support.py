@@ -191,6 +191,7 @@ async def diagnostics_until(
     settings change, which the server applies asynchronously and then re-publishes)."""
 
     async def poll() -> list[types.Diagnostic]:
+        judged = 0
         while True:
             if uses_pull(client):
                 # The server holds a pull while settings change, so one pull suffices.
@@ -199,11 +200,14 @@ async def diagnostics_until(
                     return found
                 raise AssertionError(f"unexpected diagnostics {found}")
             else:
-                seen = len(publishes(client, uri, version))
-                latest = await next_publish(client, uri, version, seen=max(seen - 1, 0))
-                if accept(list(latest.diagnostics)):
-                    return list(latest.diagnostics)
-                await next_publish(client, uri, version, seen=len(publishes(client, uri, version)))
+                # Judge the latest publish, then wait for one after everything judged so far:
+                # counting publishes again after an await would skip one arriving meanwhile.
+                sent = publishes(client, uri, version)
+                if len(sent) > judged:
+                    judged = len(sent)
+                    if accept(list(sent[-1].diagnostics)):
+                        return list(sent[-1].diagnostics)
+                await next_publish(client, uri, version, seen=judged)
 
     return await asyncio.wait_for(poll(), TIMEOUT_S)
 
